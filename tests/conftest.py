@@ -1,0 +1,42 @@
+import pathlib
+import textwrap
+
+import pytest
+
+from translator import envelope
+from translator import translate
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MAPPINGS = ROOT / 'mappings'
+REFERENCE = ROOT.parent / 'shared' / 'reference'
+
+
+def write_mappings(directory, files):
+    """Write {relative path: YAML text} below directory; return it."""
+    for name, text in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return directory
+
+
+def legacy(event_type, payload, publisher_id='compute.host1',
+           priority='INFO', message_id='5f1d6a5e-0c43-4d4e-9a52-0f6a3b2c1d00',
+           timestamp='2016-08-19 10:20:59.279903', **extra):
+    message = dict(event_type=event_type, payload=payload,
+                   publisher_id=publisher_id, priority=priority,
+                   message_id=message_id, timestamp=timestamp, **extra)
+    return envelope.from_message(message)
+
+
+@pytest.fixture
+def make_translator(tmp_path):
+    def make(files):
+        return translate.Translator.from_directory(
+            write_mappings(tmp_path / 'mappings', files))
+    return make
+
+
+@pytest.fixture(scope='session')
+def shipped():
+    return translate.Translator.from_directory(MAPPINGS)

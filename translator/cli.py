@@ -1,0 +1,103 @@
+"""The ``translator`` command."""
+
+import sys
+
+import orjson
+from oslo_config import cfg
+
+from translator import config
+from translator import translate as translation
+from translator.mapping import loader
+
+
+def _load(mappings_dir):
+    try:
+        return translation.Translator.from_directory(mappings_dir)
+    except loader.MappingError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print('mapping set %s refused: %d problem(s)'
+              % (mappings_dir, len(exc.problems)), file=sys.stderr)
+        return None
+
+
+def _lines(paths):
+    if not paths:
+        for number, line in enumerate(sys.stdin.buffer, 1):
+            yield '<stdin>', number, line
+        return
+    for path in paths:
+        with open(path, 'rb') as stream:
+            for number, line in enumerate(stream, 1):
+                yield path, number, line
+
+
+def cmd_translate(conf):
+    translator = _load(conf.mappings or conf.relay.mappings_dir)
+    if translator is None:
+        return 2
+    out = sys.stdout.buffer
+    failures = 0
+    try:
+        for path, number, line in _lines(conf.command.files):
+            if not line.strip():
+                continue
+            outcome = translator.translate_raw(line)
+            if outcome.ok:
+                for notification in outcome.notifications:
+                    out.write(orjson.dumps(notification) + b'\n')
+                continue
+            failures += 1
+            sys.stderr.write(orjson.dumps({
+                'file': path, 'line': number, 'outcome': outcome.kind,
+                'event_type': outcome.event_type,
+                'reason': outcome.reason}).decode() + '\n')
+    except OSError as exc:
+        print('cannot read input: %s' % exc, file=sys.stderr)
+        return 2
+    out.flush()
+    return 1 if failures else 0
+
+
+def cmd_validate_mappings(conf):
+    directory = conf.command.directory or conf.relay.mappings_dir
+    translator = _load(directory)
+    if translator is None:
+        return 1
+    mset = translator.mapping_set
+    print('mapping set %s: %d file(s), %d rule(s), %d payload class(es)'
+          % (directory, len(mset.files), len(mset.rules),
+             len(mset.payloads)))
+    for (namespace, name), pdef in sorted(mset.payloads.items()):
+        print('  %s.%s %s (%d fields)' % (namespace, name, pdef.version,
+                                         len(pdef.fields)))
+    return 0
+
+
+def _add_commands(subparsers):
+    parser = subparsers.add_parser(
+        'translate', help='Translate JSON lines of legacy notifications '
+        '(files, or stdin when none) to versioned ones on stdout.')
+    parser.add_argument('files', nargs='*', metavar='FILE')
+    parser.set_defaults(func=cmd_translate)
+    parser = subparsers.add_parser(
+        'validate-mappings', help='Load and check a mapping set.')
+    parser.add_argument('directory', nargs='?', metavar='DIR')
+    parser.set_defaults(func=cmd_validate_mappings)
+
+
+def main(argv=None):
+    conf = cfg.ConfigOpts()
+    config.register(conf)
+    conf.register_cli_opt(cfg.StrOpt(
+        'mappings', metavar='DIR',
+        help='Mapping set to use instead of [relay] mappings_dir.'))
+    conf.register_cli_opt(cfg.SubCommandOpt(
+        'command', title='commands', handler=_add_commands))
+    conf(sys.argv[1:] if argv is None else argv, project='translator',
+         default_config_files=[], default_config_dirs=[])
+    return conf.command.func(conf)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Notifications as they travel: reading legacy ones, shaping versioned ones.
+
+Input is either the oslo.messaging ``messagingv2`` body
+``{"oslo.version": "2.0", "oslo.message": "<json>"}`` or the inner message
+as a plain dict. Output message ids are uuid5 of the input's id, so a
+redelivered input gives the same ids and consumers can drop duplicates.
+"""
+
+import uuid
+
+import orjson
+
+OSLO_VERSION = '2.0'
+#: uuid5 namespace of every message id the translator derives.
+ID_NAMESPACE = uuid.UUID('5e1c3a0e-7d0b-5d8c-9a57-6c0ae7a6b1f4')
+CONTEXT_PREFIX = '_context_'
+DEFAULT_PRIORITY = 'INFO'
+
+
+class Malformed(Exception):
+    """Input that is not a notification at all; the text says why."""
+
+
+class LegacyNotification:
+    __slots__ = ('message_id', 'publisher_id', 'event_type', 'priority',
+                 'payload', 'timestamp', 'context')
+
+    def __init__(self, message_id, publisher_id, event_type, priority,
+                 payload, timestamp, context):
+        self.message_id = message_id
+        self.publisher_id = publisher_id
+        self.event_type = event_type
+        self.priority = priority
+        self.payload = payload
+        self.timestamp = timestamp
+        self.context = context
+
+
+def _text(message, key, required=True):
+    value = message.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise Malformed('%s is %s' % (key, 'missing' if value is None else
+                                      'not a non-empty string'))
+    return value
+
+
+def from_message(message, raw=None):
+    """A LegacyNotification from the inner message dict."""
+    if not isinstance(message, dict):
+        raise Malformed('the message is not a JSON object')
+    event_type = _text(message, 'event_type')
+    payload = message.get('payload')
+    if not isinstance(payload, dict):
+        raise Malformed('payload is %s' % ('missing' if payload is None
+                                           else 'not a JSON object'))
+    metadata = message.get('metadata')
+    if not isinstance(metadata, dict):
+        metadata = {}
+    message_id = message.get('message_id', metadata.get('message_id'))
+    if message_id is None:
+        # Without an id of its own, the content is the identity.
+        if raw is None:
+            raw = orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
+        message_id = str(uuid.uuid5(ID_NAMESPACE,
+                                    raw.decode('utf-8', 'replace')))
+    elif not isinstance(message_id, str):
+        raise Malformed('message_id is not a string')
+    priority = _text(message, 'priority', required=False) or DEFAULT_PRIORITY
+    context = {k[len(CONTEXT_PREFIX):]: v for k, v in message.items()
+               if k.startswith(CONTEXT_PREFIX)}
+    return LegacyNotification(
+        message_id, _text(message, 'publisher_id'), event_type,
+        priority.upper(), payload,
+        message.get('timestamp', metadata.get('timestamp')), context)
+
+
+def unwrap(body):
+    """The inner message dict of a decoded body, wire envelope or plain."""
+    if not isinstance(body, dict):
+        raise Malformed('not a JSON object')
+    if 'oslo.message' not in body and 'oslo.version' not in body:
+        return body
+    version = body.get('oslo.version')
+    if version != OSLO_VERSION:
+        raise Malformed('unsupported oslo.version %r' % (version,))
+    inner = body.get('oslo.message')
+    if not isinstance(inner, str):
+        raise Malformed('oslo.message is not a JSON string')
+    try:
+        return orjson.loads(inner)
+    except orjson.JSONDecodeError as exc:
+        raise Malformed('oslo.message is not valid JSON: %s' % exc) from None
+
+
+def parse(raw):
+    """A LegacyNotification from raw bytes or text of one message."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Malformed('not valid JSON: %s' % exc) from None
+    raw_bytes = raw.encode() if isinstance(raw, str) else bytes(raw)
+    return from_message(unwrap(body), raw_bytes)
+
+
+def derived_id(source_id, index):
+    """Message id of the index-th output of the source message."""
+    return str(uuid.uuid5(ID_NAMESPACE, '%s/%d' % (source_id, index)))
+
+
+def versioned(source, index, publisher_id, event_type, priority, payload):
+    return {
+        'message_id': derived_id(source.message_id, index),
+        'publisher_id': publisher_id,
+        'event_type': event_type,
+        'priority': priority,
+        'payload': payload,
+        'timestamp': source.timestamp,
+    }
+
+
+def wire_body(message, context=None):
+    """The messagingv2 body that carries one message."""
+    inner = dict(message)
+    if context:
+        for key, value in context.items():
+            inner[CONTEXT_PREFIX + key] = value
+    return orjson.dumps({'oslo.version': OSLO_VERSION,
+                         'oslo.message': orjson.dumps(inner).decode()})

@@ -1,0 +1,290 @@
+"""Compile a checked mapping set into plans that translate quickly.
+
+Each payload class becomes a PayloadPlan holding one small closure per
+field. The closures read, reshape and check the legacy value once; the plan
+then either assembles the primitive directly (the hot path, ``primitive``)
+or builds the real oslo.versionedobjects object (``build``), which is the
+reference the hot path is tested against.
+"""
+
+import fnmatch
+import re
+
+from translator.mapping import values
+
+#: A field whose ``when`` condition is false and that is left out.
+ABSENT = object()
+
+
+class FieldError(Exception):
+    """A legacy value cannot fill a field; ``path`` names the field."""
+
+    def __init__(self, path, reason):
+        super().__init__('%s: %s' % (path, reason))
+        self.path = path
+        self.reason = reason
+
+    def within(self, outer):
+        """The same error, seen from the field that holds this one."""
+        sep = '' if self.path.startswith('[') else '.'
+        return FieldError(outer + sep + self.path, self.reason)
+
+
+def compile_condition(condition):
+    """``{key: globs}`` to a predicate over the context dict."""
+    checks = []
+    for key, globs in condition.items():
+        exact = frozenset(g for g in globs if not _has_glob(g))
+        wild = [re.compile(fnmatch.translate(g)) for g in globs
+                if _has_glob(g)]
+        checks.append((key, exact, wild))
+
+    def holds(ctx):
+        for key, exact, wild in checks:
+            value = ctx.get(key)
+            if value is None:
+                return False
+            if value not in exact and not any(w.match(value) for w in wild):
+                return False
+        return True
+    return holds
+
+
+def _has_glob(text):
+    return any(c in text for c in '*?[')
+
+
+def _reader(path):
+    """A function reading one source path from (payload, context)."""
+    if path == '.':
+        return lambda root, ctx: root
+    if path.startswith('$'):
+        key = path[1:]
+        return lambda root, ctx: ctx.get(key)
+    keys = path.split('.')
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda root, ctx: root.get(key)
+
+    def read(root, ctx):
+        value = root
+        for key in keys:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+    return read
+
+
+def _source_reader(sources):
+    readers = [_reader(p) for p in sources]
+    if len(readers) == 1:
+        return readers[0]
+
+    def read(root, ctx):
+        for reader in readers:
+            value = reader(root, ctx)
+            if value is not None:
+                return value
+        return None
+    return read
+
+
+def _shaper(fspec):
+    """Extract, case and map, in that order; None when there is none."""
+    steps = []
+    if 'extract' in fspec:
+        pattern = re.compile(fspec['extract'])
+
+        def extract(v):
+            if not isinstance(v, str):
+                return v
+            found = pattern.search(v)
+            return found.group(1) if found else None
+        steps.append(extract)
+    if 'case' in fspec:
+        method = getattr(str, fspec['case'])
+        steps.append(lambda v: method(v) if isinstance(v, str) else v)
+    if 'map' in fspec:
+        table = fspec['map']
+
+        def remap(v):
+            try:
+                return table.get(v, v)
+            except TypeError:  # unhashable legacy value: nothing to map
+                return v
+        steps.append(remap)
+    if not steps:
+        return None
+
+    def shape(v):
+        for step in steps:
+            if v is None:
+                return None
+            v = step(v)
+        return v
+    return shape
+
+
+class FieldPlan:
+    """One field: where its value comes from and how it is checked.
+
+    ``primitive(root, ctx)`` gives the field's serialised value and
+    ``value(root, ctx)`` the value to set on the object; both return ABSENT
+    when a ``when`` condition leaves the field out, and raise FieldError.
+    """
+
+    __slots__ = ('name', 'spec', 'nested', 'value', 'primitive')
+
+    def __init__(self, name, fspec, nested=None):
+        self.name = name
+        self.spec = fspec
+        self.nested = nested
+        if nested is not None:
+            many = fspec['type'] == 'list_of_objects'
+            self.primitive = self._compose(_nested(nested.primitive, many),
+                                           True)
+            self.value = self._compose(_nested(nested.build, many), True)
+        else:
+            vtype = (values.enum_type(fspec['values']) if 'values' in fspec
+                     else values.SCALAR_TYPES[fspec['type']])
+            self.primitive = self._compose(vtype.primitive, False)
+            self.value = self._compose(vtype.normalise, False)
+
+    def _compose(self, convert, pass_ctx):
+        fspec = self.spec
+        name = self.name
+        nullable = fspec['nullable']
+        if 'constant' in fspec:
+            constant = fspec['constant']
+            read = lambda root, ctx: constant  # noqa: E731
+            where = 'constant'
+        elif 'source' in fspec:
+            read = _source_reader(fspec['source'])
+            where = 'source ' + ' or '.join(fspec['source'])
+        else:
+            read = lambda root, ctx: None  # noqa: E731
+            where = 'default'
+        shape = _shaper(fspec)
+        empty_as_null = fspec.get('empty_as_null',
+                                  fspec['type'] != 'string')
+        has_default = 'default' in fspec
+        default = fspec.get('default')
+        when = compile_condition(fspec['when']) if 'when' in fspec else None
+        if 'present_if' in fspec:
+            present = _source_reader(fspec['present_if'])
+            if when is None:
+                when_present = lambda root, ctx: (  # noqa: E731
+                    present(root, ctx) is not None)
+            else:
+                cond = when
+                when_present = lambda root, ctx: (  # noqa: E731
+                    cond(ctx) and present(root, ctx) is not None)
+        else:
+            when_present = (None if when is None
+                            else lambda root, ctx: when(ctx))
+        otherwise = (ABSENT if fspec.get('otherwise', 'absent') == 'absent'
+                     else None)
+
+        def field(root, ctx):
+            if when_present is not None and not when_present(root, ctx):
+                return otherwise
+            v = read(root, ctx)
+            if shape is not None and v is not None:
+                v = shape(v)
+            if v is None or (empty_as_null and v == ''):
+                if not has_default:
+                    if nullable:
+                        return None
+                    raise FieldError(name, 'missing or null (%s)' % where)
+                v = default
+                if v is None:
+                    return None
+            try:
+                return convert(v, ctx) if pass_ctx else convert(v)
+            except ValueError as exc:
+                raise FieldError(name, '%s (%s)' % (exc, where)) from None
+            except FieldError as exc:
+                raise exc.within(name) from None
+        return field
+
+
+def _nested(build, many):
+    """Convert a legacy dict (or list of them) with a nested plan."""
+    if not many:
+        def one(v, ctx):
+            if not isinstance(v, dict):
+                raise ValueError('not an object: %s' % type(v).__name__)
+            return build(v, ctx)
+        return one
+
+    def each(v, ctx):
+        if not isinstance(v, list):
+            raise ValueError('not a list: %s' % type(v).__name__)
+        out = []
+        for i, item in enumerate(v):
+            if not isinstance(item, dict):
+                raise FieldError('[%d]' % i, 'not an object: %s'
+                                 % type(item).__name__)
+            try:
+                out.append(build(item, ctx))
+            except FieldError as exc:
+                raise exc.within('[%d]' % i) from None
+        return out
+    return each
+
+
+class PayloadPlan:
+    """One payload class: its fields' plans and its oslo class."""
+
+    def __init__(self, pdef, cls):
+        self.definition = pdef
+        self.cls = cls
+        key = cls.OBJ_SERIAL_NAMESPACE + '.'
+        self._keys = (key + 'name', key + 'namespace', key + 'version',
+                      key + 'data')
+        self._header = (pdef.name, pdef.namespace, pdef.version)
+        self.fields = []
+
+    def primitive(self, root, ctx):
+        """The serialised payload, built directly from the legacy dict."""
+        data = {}
+        for name, read in self._primitive_readers:
+            v = read(root, ctx)
+            if v is not ABSENT:
+                data[name] = v
+        k = self._keys
+        h = self._header
+        return {k[0]: h[0], k[1]: h[1], k[2]: h[2], k[3]: data}
+
+    def build(self, root, ctx):
+        """The oslo.versionedobjects object, set field by field."""
+        obj = self.cls()
+        for plan in self.fields:
+            v = plan.value(root, ctx)
+            if v is not ABSENT:
+                setattr(obj, plan.name, v)
+        return obj
+
+    def build_primitive(self, root, ctx):
+        """What a native emitter would send: the object, serialised."""
+        obj = self.build(root, ctx)
+        obj.obj_reset_changes(recursive=True)
+        return obj.obj_to_primitive()
+
+    def finish(self, fields):
+        self.fields = fields
+        self._primitive_readers = tuple((f.name, f.primitive)
+                                        for f in fields)
+
+
+def compile_payloads(mapping_set, registry):
+    """PayloadPlans for every class, nested classes wired in."""
+    plans = {key: PayloadPlan(pdef, registry.classes[key])
+             for key, pdef in mapping_set.payloads.items()}
+    for (namespace, _), plan in plans.items():
+        plan.finish([
+            FieldPlan(name, fspec, plans[(namespace, fspec['class_'])]
+                      if 'class_' in fspec else None)
+            for name, fspec in plan.definition.fields.items()])
+    return plans

@@ -1,0 +1,117 @@
+"""Which rules a legacy event type matches, and what they make of it."""
+
+import fnmatch
+import re
+
+_CAPTURE_RE = re.compile(r'\{(\w+)\}')
+_ERROR_SUFFIX = '.error'
+#: Distinct event types remembered; beyond it lookups are not cached, so a
+#: stream of random event types cannot grow memory.
+CACHE_SIZE = 4096
+
+
+def _pattern_regex(pattern, captures):
+    """A match pattern to a regex; ``{name}`` becomes a named group."""
+    parts = []
+    pos = 0
+    for found in _CAPTURE_RE.finditer(pattern):
+        parts.append(_glob_regex(pattern[pos:found.start()]))
+        name = found.group(1)
+        allowed = captures.get(name)
+        if allowed:
+            alts = sorted(allowed, key=len, reverse=True)
+            parts.append('(?P<%s>%s)' % (name, '|'.join(
+                re.escape(a) for a in alts)))
+        else:
+            parts.append('(?P<%s>[^.]+)' % name)
+        pos = found.end()
+    parts.append(_glob_regex(pattern[pos:]))
+    return re.compile('^' + ''.join(parts) + '$')
+
+
+def _glob_regex(text):
+    out = []
+    for char in text:
+        if char == '*':
+            out.append('.*')
+        elif char == '?':
+            out.append('.')
+        else:
+            out.append(re.escape(char))
+    return ''.join(out)
+
+
+def _is_exact(pattern):
+    return not any(c in pattern for c in '*?{')
+
+
+class RulePlan:
+    """One rule of a mapping file, compiled."""
+
+    def __init__(self, ruledef, payload_plan):
+        spec = ruledef.spec
+        self.spec = spec
+        self.where = '%s rule %d' % (ruledef.file, ruledef.index)
+        self.payload = payload_plan
+        captures = spec.get('captures', {})
+        self._renames = {name: allowed for name, allowed in captures.items()
+                         if isinstance(allowed, dict)}
+        self.exact = frozenset(p for p in spec['match'] if _is_exact(p))
+        self._regexes = [_pattern_regex(p, captures) for p in spec['match']
+                         if not _is_exact(p)]
+        self._exclude = [re.compile(fnmatch.translate(g))
+                         for g in spec.get('exclude', ())]
+        self.event_type = spec['event_type']
+        self.publisher = spec['publisher']
+        self.priority = spec.get('priority')
+        self.keeps_matching = spec['continue_']
+        self.watch = spec.get('watch')
+
+    def captures(self, legacy_event_type):
+        """Captured parts of the name, renamed; None if it does not match."""
+        if any(x.match(legacy_event_type) for x in self._exclude):
+            return None
+        if legacy_event_type in self.exact:
+            return {}
+        for regex in self._regexes:
+            found = regex.match(legacy_event_type)
+            if found:
+                caught = found.groupdict()
+                for name, renames in self._renames.items():
+                    caught[name] = renames.get(caught[name], caught[name])
+                return caught
+        return None
+
+    def output_priority(self, versioned_event_type, legacy_priority):
+        if self.priority:
+            return self.priority
+        if versioned_event_type.endswith(_ERROR_SUFFIX):
+            return 'ERROR'
+        return legacy_priority
+
+
+class RuleIndex:
+    """All rules of a set; exact names win, then the first glob in order."""
+
+    def __init__(self, rule_plans):
+        self.rules = list(rule_plans)
+        self._cache = {}
+
+    def matches(self, legacy_event_type):
+        """[(rule, captures)] for an event type: usually one, or none."""
+        cached = self._cache.get(legacy_event_type)
+        if cached is not None:
+            return cached
+        found = []
+        exact = [r for r in self.rules if legacy_event_type in r.exact]
+        globbed = [r for r in self.rules if legacy_event_type not in r.exact]
+        for rule in exact + globbed:
+            caught = rule.captures(legacy_event_type)
+            if caught is None:
+                continue
+            found.append((rule, caught))
+            if not rule.keeps_matching:
+                break
+        if len(self._cache) < CACHE_SIZE:
+            self._cache[legacy_event_type] = found
+        return found

@@ -1,0 +1,274 @@
+"""The mapping language, defined once.
+
+These marshmallow schemas are the only definition of what a mapping file may
+say: the loader validates with them, their messages become the load errors,
+and ``translator docs mapping-language`` renders their descriptions.
+"""
+
+import re
+
+from marshmallow import (RAISE, Schema, ValidationError, fields, validate,
+                         validates_schema)
+
+#: Value types a payload field may have; each is backed by an
+#: oslo.versionedobjects field class (see ``translator.objects``).
+FIELD_TYPES = {
+    'string': 'text; ints and floats are turned into their text as '
+              'oslo.versionedobjects does',
+    'int': 'integer; numeric strings are accepted',
+    'float': 'floating point number',
+    'bool': 'boolean; also true/false/yes/no/1/0 as strings',
+    'uuid': 'UUID string, checked and kept as written',
+    'datetime': "date and time; legacy forms such as '2016-08-19 10:20:49+00:00' "
+                "and '2016-08-19T10:20:59.135390' become '2016-08-19T10:20:49Z'",
+    'ip_address': 'IPv4 or IPv6 address in canonical form',
+    'mac_address': 'MAC address, lower case with colons',
+    'dict_of_strings': 'object whose values are strings',
+    'list_of_strings': 'list of strings',
+    'object': 'nested payload class named by `class`',
+    'list_of_objects': 'list of nested payload classes named by `class`; '
+                       'each element of the source list is the source of one',
+}
+OBJECT_TYPES = ('object', 'list_of_objects')
+
+VERSION_RE = r'^\d+\.\d+$'
+IDENTIFIER_RE = r'^[A-Za-z_][A-Za-z0-9_]*$'
+#: Source roots other than the legacy payload; see ``FieldSchema.source``.
+ENVELOPE_SOURCES = ('$publisher_id', '$service', '$host', '$event_type',
+                    '$legacy_event_type', '$timestamp')
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class _StringOrList(fields.Field):
+    """A string, or a non-empty list of strings (written either way)."""
+
+    default_error_messages = {
+        'invalid': 'Must be a string or a non-empty list of strings.'}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            return [value]
+        if (isinstance(value, list) and value
+                and all(isinstance(v, str) for v in value)):
+            return list(value)
+        raise self.make_error('invalid')
+
+
+class _Otherwise(fields.Field):
+    """`absent`, or `null` (YAML reads a bare null as None, kept)."""
+
+    default_error_messages = {'invalid': 'Must be absent or null.'}
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_none=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value in ('null', 'absent'):
+            return value
+        raise self.make_error('invalid')
+
+
+class _Condition(fields.Dict):
+    """Capture or event-type name to a glob or list of globs."""
+
+    def __init__(self, **kwargs):
+        super().__init__(keys=fields.String(), values=_StringOrList(),
+                         **kwargs)
+
+
+class FieldSchema(_Strict):
+    type = fields.String(
+        required=True, validate=validate.OneOf(list(FIELD_TYPES)),
+        metadata={'description': 'Value type: ' + ', '.join(FIELD_TYPES)})
+    source = _StringOrList(metadata={'description': (
+        "Where the value comes from: a dotted path into the legacy payload "
+        "(`image_meta.base_image_ref`), `.` for the payload itself (nested "
+        "objects whose facts sit at the top level), or one of "
+        + ', '.join('`%s`' % s for s in ENVELOPE_SOURCES) +
+        " or `$<capture>` for the notification around the payload. A list "
+        "gives fallbacks: the first that is present and not null wins.")})
+    constant = fields.Raw(allow_none=True, metadata={
+        'description': 'Fixed value; no source is read.'})
+    default = fields.Raw(allow_none=True, metadata={
+        'description': 'Value used when every source is missing or null.'})
+    nullable = fields.Boolean(load_default=False, metadata={
+        'description': 'Whether null is a valid value (default false). '
+                       'A null or missing value of a non-nullable field '
+                       'without default makes the message invalid.'})
+    empty_as_null = fields.Boolean(metadata={'description': (
+        "Treat '' as null. Always on for every type but `string`, where "
+        "the default is off.")})
+    extract = fields.String(metadata={'description': (
+        'Regular expression with one group; the group is kept '
+        "(`'/([^/]+)$'` takes the last part of a URL). No match is null.")})
+    case = fields.String(validate=validate.OneOf(['lower', 'upper']),
+                         metadata={'description': 'Change the case of text.'})
+    map = fields.Dict(keys=fields.Raw(), values=fields.Raw(allow_none=True),
+                      metadata={'description': (
+                          'Value map applied after extract and case; values '
+                          'not in the map pass unchanged.')})
+    values = fields.List(fields.String(), validate=validate.Length(min=1),
+                         metadata={'description': (
+                             'For `string`: the only values allowed (an '
+                             'oslo.versionedobjects EnumField).')})
+    when = _Condition(metadata={'description': (
+        'The field exists only for events matching every condition: keys '
+        'are `event_type` (the versioned one), `legacy_event_type` or a '
+        'capture name; values are globs.')})
+    present_if = _StringOrList(metadata={'description': (
+        'The field exists only when one of these payload paths holds a '
+        'value (a volume object only when the volume keys are sent).')})
+    otherwise = _Otherwise(
+        metadata={'description': 'With `when`: leave the field out '
+                                 '(`absent`, default) or set it to null.'})
+    class_ = fields.String(data_key='class', metadata={
+        'description': 'Payload class of an `object` or `list_of_objects`.'})
+    since = fields.String(validate=validate.Regexp(VERSION_RE), metadata={
+        'description': 'Payload version that added the field (default '
+                       'the first version of the class).'})
+    doc = fields.String(metadata={'description': 'What the field holds.'})
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        if 'source' in data and 'constant' in data:
+            raise ValidationError('source and constant exclude each other',
+                                  'constant')
+        if not ({'source', 'constant', 'default'} & data.keys()):
+            raise ValidationError(
+                'needs a source, a constant or a default', 'source')
+        if (data['type'] in OBJECT_TYPES) != ('class_' in data):
+            raise ValidationError(
+                '`class` is required for object and list_of_objects, '
+                'and only for them', 'class')
+        if 'values' in data and data['type'] != 'string':
+            raise ValidationError('only string fields take `values`',
+                                  'values')
+        if 'otherwise' in data and not ({'when', 'present_if'}
+                                        & data.keys()):
+            raise ValidationError(
+                'only fields with `when` or `present_if` take it',
+                'otherwise')
+        if 'extract' in data:
+            try:
+                groups = re.compile(data['extract']).groups
+            except re.error as exc:
+                raise ValidationError('not a regular expression: %s' % exc,
+                                      'extract')
+            if groups != 1:
+                raise ValidationError('needs exactly one group', 'extract')
+        for path in data.get('source', ()):
+            if path.startswith('$') and not (
+                    path in ENVELOPE_SOURCES
+                    or re.match(r'^\$[A-Za-z_]\w*$', path)):
+                raise ValidationError('bad envelope source %r' % path,
+                                      'source')
+
+
+class PayloadSchema(_Strict):
+    version = fields.String(required=True,
+                            validate=validate.Regexp(VERSION_RE),
+                            metadata={'description': 'Current version.'})
+    history = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(VERSION_RE)),
+        values=fields.String(), required=True,
+        metadata={'description': (
+            'Every version to the current one, with what it changed; '
+            'fields say which version added them with `since`.')})
+    namespace = fields.String(metadata={'description': (
+        'Object namespace (`nova` gives `nova_object.*` keys); default the '
+        "file's `namespace`.")})
+    extends = fields.String(metadata={'description': (
+        'Payload class whose fields this one starts from (its own fields '
+        'add to or replace them); versions are independent.')})
+    doc = fields.String(metadata={'description': 'What the payload is.'})
+    fields_ = fields.Dict(
+        data_key='fields', keys=fields.String(
+            validate=validate.Regexp(IDENTIFIER_RE)),
+        values=fields.Nested(FieldSchema), required=True,
+        metadata={'description': 'Field name to field rule.'})
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        if data['version'] not in data['history']:
+            raise ValidationError('must list the current version %s'
+                                  % data['version'], 'history')
+
+
+class WatchSchema(_Strict):
+    identity = fields.String(required=True, metadata={
+        'description': 'Payload field that identifies the resource.'})
+    fields_ = fields.List(fields.String(), data_key='fields', required=True,
+                          validate=validate.Length(min=1), metadata={
+                              'description': 'Payload fields whose change '
+                                             'is worth a notification.'})
+
+
+class RuleSchema(_Strict):
+    match = _StringOrList(required=True, metadata={'description': (
+        'Legacy event types: exact names or globs (`*` any text, `?` one '
+        'character), and `{name}` captures one dot-free part of the name.')})
+    exclude = _StringOrList(metadata={
+        'description': 'Globs of legacy event types the rule skips.'})
+    captures = fields.Dict(keys=fields.String(
+        validate=validate.Regexp(IDENTIFIER_RE)), values=fields.Raw(),
+        metadata={'description': (
+            'Per capture: a list of the values it may take, or a map of '
+            'legacy value to the value used in templates. Such values may '
+            'contain dots.')})
+    event_type = fields.String(required=True, metadata={
+        'description': 'Versioned event type; `{capture}` is replaced.'})
+    payload = fields.String(required=True, metadata={
+        'description': 'Payload class of the versioned notification.'})
+    priority = fields.String(
+        validate=validate.OneOf(['AUDIT', 'DEBUG', 'INFO', 'WARN', 'ERROR',
+                                 'CRITICAL', 'SAMPLE']),
+        metadata={'description': (
+            'Fixed priority. Default: ERROR when the versioned event type '
+            "ends in `.error`, otherwise the legacy message's.")})
+    publisher = fields.String(load_default='{publisher_id}', metadata={
+        'description': (
+            'Publisher template: `{publisher_id}`, `{service}` and `{host}` '
+            '(the legacy publisher split at its first `.` or `:`), and '
+            'captures. Default `{publisher_id}`.')})
+    watch = fields.Nested(WatchSchema, metadata={'description': (
+        'Emit only when one of these fields changed since the last '
+        'notification for the same identity (the relay remembers).')})
+    continue_ = fields.Boolean(data_key='continue', load_default=False,
+                               metadata={'description': (
+                                   'Keep matching later rules after this '
+                                   'one, so one legacy event can give '
+                                   'several versioned ones.')})
+    doc = fields.String(metadata={'description': 'Why the rule exists.'})
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        for name, allowed in data.get('captures', {}).items():
+            ok = (isinstance(allowed, list) and allowed
+                  and all(isinstance(v, str) for v in allowed)) or (
+                isinstance(allowed, dict) and allowed and all(
+                    isinstance(k, str) and isinstance(v, str)
+                    for k, v in allowed.items()))
+            if not ok:
+                raise ValidationError(
+                    'must be a list of strings or a map of strings', name)
+
+
+class MappingFileSchema(_Strict):
+    namespace = fields.String(metadata={'description': (
+        'Default object namespace of the payload classes in this file; '
+        'default the name of the folder.')})
+    doc = fields.String(metadata={'description': 'What the file covers.'})
+    payloads = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(IDENTIFIER_RE)),
+        values=fields.Nested(PayloadSchema), load_default=dict,
+        metadata={'description': 'Payload classes, by name.'})
+    rules = fields.List(fields.Nested(RuleSchema), load_default=list,
+                        metadata={'description': (
+                            'Legacy event types to versioned notifications. '
+                            'Exact names win over globs; otherwise the first '
+                            'matching rule, files in name order, wins.')})

@@ -1,0 +1,101 @@
+"""One legacy notification in, an outcome out: never an exception.
+
+The outcome is ``translated`` (one or more versioned notifications),
+``unmapped`` (no rule matches), ``invalid`` (a rule matched but the input
+cannot satisfy it) or ``malformed`` (the input is not a notification).
+"""
+
+import dataclasses
+
+from translator import envelope
+from translator import objects
+from translator.mapping import compiler
+from translator.mapping import loader
+from translator.mapping import rules
+
+TRANSLATED = 'translated'
+UNMAPPED = 'unmapped'
+INVALID = 'invalid'
+MALFORMED = 'malformed'
+
+
+@dataclasses.dataclass
+class Outcome:
+    kind: str
+    event_type: str | None
+    notifications: list = dataclasses.field(default_factory=list)
+    reason: str = ''
+    rules: list = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self):
+        return self.kind == TRANSLATED
+
+
+def _split_publisher(publisher_id):
+    for i, char in enumerate(publisher_id):
+        if char in '.:':
+            return publisher_id[:i], publisher_id[i + 1:]
+    return publisher_id, publisher_id
+
+
+class Translator:
+    """A compiled mapping set, ready to translate."""
+
+    def __init__(self, mapping_set):
+        self.mapping_set = mapping_set
+        self.registry = objects.build_registry(mapping_set)
+        self.payloads = compiler.compile_payloads(mapping_set, self.registry)
+        self.index = rules.RuleIndex(
+            rules.RulePlan(r, self.payloads[(r.spec['namespace'],
+                                             r.spec['payload'])])
+            for r in mapping_set.rules)
+
+    @classmethod
+    def from_directory(cls, path):
+        return cls(loader.load_mapping_set(path))
+
+    def translate(self, legacy, build=None):
+        """Translate one LegacyNotification.
+
+        ``build(payload_plan, root, ctx)`` makes the payload primitive; the
+        default is the compiled hot path, the tests pass the object builder.
+        """
+        matched = self.index.matches(legacy.event_type)
+        if not matched:
+            return Outcome(UNMAPPED, legacy.event_type,
+                           reason='no rule matches event type %r'
+                           % legacy.event_type)
+        service, host = _split_publisher(legacy.publisher_id)
+        out = []
+        for rule, captures in matched:
+            names = dict(captures, publisher_id=legacy.publisher_id,
+                         service=service, host=host)
+            event_type = rule.event_type.format_map(names)
+            ctx = dict(names, event_type=event_type,
+                       legacy_event_type=legacy.event_type,
+                       timestamp=legacy.timestamp)
+            try:
+                if build is None:
+                    payload = rule.payload.primitive(legacy.payload, ctx)
+                else:
+                    payload = build(rule.payload, legacy.payload, ctx)
+            except compiler.FieldError as exc:
+                return Outcome(INVALID, legacy.event_type, reason=(
+                    '%s: field %s: %s (%s)' % (
+                        rule.payload.definition.name, exc.path, exc.reason,
+                        rule.where)), rules=[r for r, _ in matched])
+            out.append(envelope.versioned(
+                legacy, len(out), rule.publisher.format_map(names),
+                event_type,
+                rule.output_priority(event_type, legacy.priority), payload))
+        return Outcome(TRANSLATED, legacy.event_type, out,
+                       rules=[r for r, _ in matched])
+
+    def translate_raw(self, raw):
+        """Translate the raw bytes of one message, malformed ones too."""
+        try:
+            legacy = envelope.parse(raw)
+        except envelope.Malformed as exc:
+            return Outcome(MALFORMED, None, reason=str(exc))
+        return self.translate(legacy)
