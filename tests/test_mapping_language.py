@@ -333,3 +333,18 @@ def test_malformed_raw_input(translator):
         outcome = translator.translate_raw(raw)
         assert outcome.kind == translate.MALFORMED
         assert reason in outcome.reason, raw
+
+
+def test_untranslated_events_give_their_reason(make_translator):
+    t = make_translator({'svc/a.yaml': '''
+        untranslated:
+          - match: [thing.force_*, thing.gone]
+            reason: no versioned equivalent in the service
+    '''})
+    outcome = t.translate(legacy('thing.force_delete.end', {}))
+    assert outcome.kind == translate.UNMAPPED
+    assert outcome.reason == ("event type 'thing.force_delete.end' is not "
+                              "translated: no versioned equivalent in the "
+                              "service")
+    outcome = t.translate(legacy('thing.other', {}))
+    assert outcome.reason == "no rule matches event type 'thing.other'"

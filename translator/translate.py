@@ -47,9 +47,9 @@ class Translator:
         self.registry = objects.build_registry(mapping_set)
         self.payloads = compiler.compile_payloads(mapping_set, self.registry)
         self.index = rules.RuleIndex(
-            rules.RulePlan(r, self.payloads[(r.spec['namespace'],
-                                             r.spec['payload'])])
-            for r in mapping_set.rules)
+            [rules.RulePlan(r, self.payloads[(r.spec['namespace'],
+                                              r.spec['payload'])])
+             for r in mapping_set.rules], mapping_set.untranslated)
 
     @classmethod
     def from_directory(cls, path):
@@ -63,9 +63,11 @@ class Translator:
         """
         matched = self.index.matches(legacy.event_type)
         if not matched:
-            return Outcome(UNMAPPED, legacy.event_type,
-                           reason='no rule matches event type %r'
-                           % legacy.event_type)
+            why = self.index.why_untranslated(legacy.event_type)
+            return Outcome(UNMAPPED, legacy.event_type, reason=(
+                'event type %r is not translated: %s' % (
+                    legacy.event_type, why) if why else
+                'no rule matches event type %r' % legacy.event_type))
         service, host = _split_publisher(legacy.publisher_id)
         out = []
         for rule, captures in matched:

@@ -65,6 +65,7 @@ class MappingSet:
     files: list
     payloads: dict  # (namespace, name) -> PayloadDef
     rules: list
+    untranslated: list  # (globs, reason, file)
 
     def payload(self, namespace, name):
         return self.payloads[(namespace, name)]
@@ -304,7 +305,10 @@ def load_mapping_set(root):
     defs = {key: value[0] for key, value in payloads.items()}
     namespaces = sorted({ns for ns, _ in defs})
     rules = []
+    untranslated = []
     for display, data, default_ns, where in loaded:
+        untranslated += [(u['match'], u['reason'], display)
+                         for u in data['untranslated']]
         for pdef in (p for p in defs.values() if p.file == display):
             _check_payload(pdef, defs, where)
         for index, rule in enumerate(data['rules']):
@@ -319,4 +323,5 @@ def load_mapping_set(root):
                                 'files found'))
     if problems:
         raise MappingError(problems)
-    return MappingSet(str(root), [str(f) for f in files], defs, rules)
+    return MappingSet(str(root), [str(f) for f in files], defs, rules,
+                      untranslated)

@@ -93,9 +93,19 @@ class RulePlan:
 class RuleIndex:
     """All rules of a set; exact names win, then the first glob in order."""
 
-    def __init__(self, rule_plans):
+    def __init__(self, rule_plans, untranslated=()):
         self.rules = list(rule_plans)
+        self._untranslated = [
+            ([re.compile(fnmatch.translate(g)) for g in globs], reason)
+            for globs, reason, _ in untranslated]
         self._cache = {}
+
+    def why_untranslated(self, legacy_event_type):
+        """The documented reason an event type has no rule, if any."""
+        for regexes, reason in self._untranslated:
+            if any(r.match(legacy_event_type) for r in regexes):
+                return reason
+        return None
 
     def matches(self, legacy_event_type):
         """[(rule, captures)] for an event type: usually one, or none."""

@@ -258,6 +258,14 @@ class RuleSchema(_Strict):
                     'must be a list of strings or a map of strings', name)
 
 
+class UntranslatedSchema(_Strict):
+    match = _StringOrList(required=True, metadata={
+        'description': 'Legacy event types (exact names or globs).'})
+    reason = fields.String(required=True, metadata={
+        'description': 'Why there is no versioned equivalent; it becomes '
+                       'the reason of the `unmapped` outcome.'})
+
+
 class MappingFileSchema(_Strict):
     namespace = fields.String(metadata={'description': (
         'Default object namespace of the payload classes in this file; '
@@ -272,3 +280,7 @@ class MappingFileSchema(_Strict):
                             'Legacy event types to versioned notifications. '
                             'Exact names win over globs; otherwise the first '
                             'matching rule, files in name order, wins.')})
+    untranslated = fields.List(fields.Nested(UntranslatedSchema),
+                               load_default=list, metadata={'description': (
+                                   'Legacy event types deliberately left '
+                                   'untranslated, with the reason.')})
