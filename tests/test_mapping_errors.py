@@ -129,3 +129,17 @@ def test_not_a_mapping_and_empty_dir(tmp_path):
         loader.load_mapping_set(empty)
     with pytest.raises(loader.MappingError, match='no such mapping dir'):
         loader.load_mapping_set(tmp_path / 'absent')
+
+
+@pytest.mark.parametrize('field,message', [
+    ('{type: int, source: id, default: lots}',
+     "default: not an integer: 'lots' for type int"),
+    ('{type: string, source: id, default: null}',
+     'default: null, but the field is not nullable'),
+    ('{type: string, constant: x, values: [a, b]}',
+     "constant: 'x' is not one of a, b for type string"),
+])
+def test_fixed_values_are_checked_at_load(tmp_path, field, message):
+    text = GOOD.replace('{type: string, source: id}', field)
+    [found] = problems(tmp_path, {'svc/a.yaml': text})
+    assert found.endswith('payloads.P.fields.id.' + message)

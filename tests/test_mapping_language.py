@@ -348,3 +348,12 @@ def test_untranslated_events_give_their_reason(make_translator):
                               "service")
     outcome = t.translate(legacy('thing.other', {}))
     assert outcome.reason == "no rule matches event type 'thing.other'"
+
+
+def test_derived_ids_are_uuid5():
+    import uuid
+    from translator import envelope
+    for source, index in [('abc', 0), ('5f1d6a5e-0c43-4d4e', 3),
+                          ('ünïcode', 12)]:
+        assert envelope.derived_id(source, index) == str(uuid.uuid5(
+            envelope.ID_NAMESPACE, '%s/%d' % (source, index)))

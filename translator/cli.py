@@ -74,6 +74,16 @@ def cmd_validate_mappings(conf):
     return 0
 
 
+def cmd_bench(conf):
+    from translator import bench
+    translator = _load(conf.mappings or conf.relay.mappings_dir)
+    if translator is None:
+        return 2
+    bench.translation(translator, conf.command.corpus or bench.DEFAULT_CORPUS,
+                      rounds=conf.command.rounds)
+    return 0
+
+
 def _add_commands(subparsers):
     parser = subparsers.add_parser(
         'translate', help='Translate JSON lines of legacy notifications '
@@ -84,6 +94,15 @@ def _add_commands(subparsers):
         'validate-mappings', help='Load and check a mapping set.')
     parser.add_argument('directory', nargs='?', metavar='DIR')
     parser.set_defaults(func=cmd_validate_mappings)
+    parser = subparsers.add_parser(
+        'bench', help='Benchmarks. "translate": per-message translation '
+        'time over the golden samples, compiled path beside the naive '
+        'object-building one.')
+    parser.add_argument('what', choices=['translate'])
+    parser.add_argument('--corpus', metavar='DIR',
+                        help='Golden samples to use (default tests/golden).')
+    parser.add_argument('--rounds', type=int, default=5)
+    parser.set_defaults(func=cmd_bench)
 
 
 def main(argv=None):

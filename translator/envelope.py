@@ -6,13 +6,16 @@ as a plain dict. Output message ids are uuid5 of the input's id, so a
 redelivered input gives the same ids and consumers can drop duplicates.
 """
 
+import hashlib
 import uuid
 
 import orjson
 
+_sha1 = hashlib.sha1
 OSLO_VERSION = '2.0'
 #: uuid5 namespace of every message id the translator derives.
 ID_NAMESPACE = uuid.UUID('5e1c3a0e-7d0b-5d8c-9a57-6c0ae7a6b1f4')
+_NS_BYTES = ID_NAMESPACE.bytes
 CONTEXT_PREFIX = '_context_'
 DEFAULT_PRIORITY = 'INFO'
 
@@ -105,8 +108,17 @@ def parse(raw):
 
 
 def derived_id(source_id, index):
-    """Message id of the index-th output of the source message."""
-    return str(uuid.uuid5(ID_NAMESPACE, '%s/%d' % (source_id, index)))
+    """Message id of the index-th output of the source message.
+
+    uuid.uuid5 without building UUID objects, which cost more than the
+    hash; the test holds the two equal.
+    """
+    digest = bytearray(_sha1(_NS_BYTES + (
+        '%s/%d' % (source_id, index)).encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return '%s-%s-%s-%s-%s' % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
 
 def versioned(source, index, publisher_id, event_type, priority, payload):

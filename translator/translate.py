@@ -50,10 +50,29 @@ class Translator:
             [rules.RulePlan(r, self.payloads[(r.spec['namespace'],
                                               r.spec['payload'])])
              for r in mapping_set.rules], mapping_set.untranslated)
+        self._targets_cache = {}
 
     @classmethod
     def from_directory(cls, path):
         return cls(loader.load_mapping_set(path))
+
+    def _targets(self, legacy_event_type):
+        """[(rule, versioned event type, context)] for an event type.
+
+        Cached with the rule index: everything here depends on the event
+        type alone, so per message only the publisher is left to fill in.
+        """
+        targets = self._targets_cache.get(legacy_event_type)
+        if targets is None:
+            targets = []
+            for rule, captures in self.index.matches(legacy_event_type):
+                event_type = rule.event_type.format_map(captures)
+                targets.append((rule, event_type, dict(
+                    captures, event_type=event_type,
+                    legacy_event_type=legacy_event_type)))
+            if len(self._targets_cache) < rules.CACHE_SIZE:
+                self._targets_cache[legacy_event_type] = targets
+        return targets
 
     def translate(self, legacy, build=None):
         """Translate one LegacyNotification.
@@ -61,8 +80,8 @@ class Translator:
         ``build(payload_plan, root, ctx)`` makes the payload primitive; the
         default is the compiled hot path, the tests pass the object builder.
         """
-        matched = self.index.matches(legacy.event_type)
-        if not matched:
+        targets = self._targets(legacy.event_type)
+        if not targets:
             why = self.index.why_untranslated(legacy.event_type)
             return Outcome(UNMAPPED, legacy.event_type, reason=(
                 'event type %r is not translated: %s' % (
@@ -70,12 +89,9 @@ class Translator:
                 'no rule matches event type %r' % legacy.event_type))
         service, host = _split_publisher(legacy.publisher_id)
         out = []
-        for rule, captures in matched:
-            names = dict(captures, publisher_id=legacy.publisher_id,
-                         service=service, host=host)
-            event_type = rule.event_type.format_map(names)
-            ctx = dict(names, event_type=event_type,
-                       legacy_event_type=legacy.event_type,
+        for rule, event_type, base_ctx in targets:
+            ctx = dict(base_ctx, publisher_id=legacy.publisher_id,
+                       service=service, host=host,
                        timestamp=legacy.timestamp)
             try:
                 if build is None:
@@ -86,13 +102,13 @@ class Translator:
                 return Outcome(INVALID, legacy.event_type, reason=(
                     '%s: field %s: %s (%s)' % (
                         rule.payload.definition.name, exc.path, exc.reason,
-                        rule.where)), rules=[r for r, _ in matched])
+                        rule.where)), rules=[t[0] for t in targets])
             out.append(envelope.versioned(
-                legacy, len(out), rule.publisher.format_map(names),
+                legacy, len(out), rule.publisher.format_map(ctx),
                 event_type,
                 rule.output_priority(event_type, legacy.priority), payload))
         return Outcome(TRANSLATED, legacy.event_type, out,
-                       rules=[r for r, _ in matched])
+                       rules=[t[0] for t in targets])
 
     def translate_raw(self, raw):
         """Translate the raw bytes of one message, malformed ones too."""

@@ -32,26 +32,17 @@ class FieldError(Exception):
 
 def compile_condition(condition):
     """``{key: globs}`` to a predicate over the context dict."""
-    checks = []
-    for key, globs in condition.items():
-        exact = frozenset(g for g in globs if not _has_glob(g))
-        wild = [re.compile(fnmatch.translate(g)) for g in globs
-                if _has_glob(g)]
-        checks.append((key, exact, wild))
+    checks = tuple(
+        (key, re.compile('|'.join(fnmatch.translate(g) for g in globs)).match)
+        for key, globs in condition.items())
 
     def holds(ctx):
-        for key, exact, wild in checks:
+        for key, match in checks:
             value = ctx.get(key)
-            if value is None:
-                return False
-            if value not in exact and not any(w.match(value) for w in wild):
+            if value is None or not match(value):
                 return False
         return True
     return holds
-
-
-def _has_glob(text):
-    return any(c in text for c in '*?[')
 
 
 def _reader(path):
@@ -134,7 +125,8 @@ class FieldPlan:
     when a ``when`` condition leaves the field out, and raise FieldError.
     """
 
-    __slots__ = ('name', 'spec', 'nested', 'value', 'primitive')
+    __slots__ = ('name', 'spec', 'nested', 'value', 'primitive',
+                 'convert_primitive')
 
     def __init__(self, name, fspec, nested=None):
         self.name = name
@@ -142,12 +134,15 @@ class FieldPlan:
         self.nested = nested
         if nested is not None:
             many = fspec['type'] == 'list_of_objects'
-            self.primitive = self._compose(_nested(nested.primitive, many),
-                                           True)
+            self.convert_primitive = None
+            self.primitive = self._compose(
+                _nested(lambda root, ctx: nested.primitive(root, ctx), many),
+                True)
             self.value = self._compose(_nested(nested.build, many), True)
         else:
             vtype = (values.enum_type(fspec['values']) if 'values' in fspec
                      else values.SCALAR_TYPES[fspec['type']])
+            self.convert_primitive = vtype.primitive
             self.primitive = self._compose(vtype.primitive, False)
             self.value = self._compose(vtype.normalise, False)
 
@@ -240,22 +235,8 @@ class PayloadPlan:
     def __init__(self, pdef, cls):
         self.definition = pdef
         self.cls = cls
-        key = cls.OBJ_SERIAL_NAMESPACE + '.'
-        self._keys = (key + 'name', key + 'namespace', key + 'version',
-                      key + 'data')
-        self._header = (pdef.name, pdef.namespace, pdef.version)
         self.fields = []
-
-    def primitive(self, root, ctx):
-        """The serialised payload, built directly from the legacy dict."""
-        data = {}
-        for name, read in self._primitive_readers:
-            v = read(root, ctx)
-            if v is not ABSENT:
-                data[name] = v
-        k = self._keys
-        h = self._header
-        return {k[0]: h[0], k[1]: h[1], k[2]: h[2], k[3]: data}
+        self.primitive = None
 
     def build(self, root, ctx):
         """The oslo.versionedobjects object, set field by field."""
@@ -274,8 +255,85 @@ class PayloadPlan:
 
     def finish(self, fields):
         self.fields = fields
-        self._primitive_readers = tuple((f.name, f.primitive)
-                                        for f in fields)
+        self.primitive = _generate_primitive(self)
+
+
+def _simple_key(field):
+    """The payload key of a field read straight from one top-level key."""
+    spec = field.spec
+    sources = spec.get('source', ())
+    if (field.nested is not None or len(sources) != 1
+            or {'when', 'present_if', 'extract', 'case', 'map',
+                'constant'} & spec.keys()):
+        return None
+    key = sources[0]
+    if key == '.' or key.startswith('$') or '.' in key:
+        return None
+    return key
+
+
+def _generate_primitive(plan):
+    """Python source for ``primitive(root, ctx)`` of one payload class.
+
+    Simple fields (one top-level key, no reshaping) are read inline; the
+    rest call their FieldPlan. Same results and errors as the FieldPlans,
+    several times faster: the property tests hold the two equal.
+    """
+    prefix = plan.cls.OBJ_SERIAL_NAMESPACE + '.'
+    env = {'ABSENT': ABSENT, 'FieldError': FieldError}
+    lines = ['def primitive(root, ctx):',
+             '    data = {}',
+             '    f = None',
+             '    try:']
+    for i, field in enumerate(plan.fields):
+        name = field.name
+        env['N%d' % i] = name
+        key = _simple_key(field)
+        if key is None:
+            env['P%d' % i] = field.primitive
+            lines += ['        v = P%d(root, ctx)' % i,
+                      '        if v is not ABSENT:',
+                      '            data[N%d] = v' % i]
+            continue
+        spec = field.spec
+        env['K%d' % i] = key
+        env['C%d' % i] = field.convert_primitive
+        empty_as_null = spec.get('empty_as_null', spec['type'] != 'string')
+        lines.append('        v = root.get(K%d)' % i)
+        lines.append('        if v is None%s:' % (" or v == ''"
+                                                   if empty_as_null else ''))
+        if 'default' in spec:
+            env['D%d' % i] = (None if spec['default'] is None
+                              else field.convert_primitive(spec['default']))
+            lines.append('            data[N%d] = D%d' % (i, i))
+        elif spec['nullable']:
+            lines.append('            data[N%d] = None' % i)
+        else:
+            env['E%d' % i] = 'missing or null (source %s)' % key
+            lines.append('            raise FieldError(N%d, E%d)' % (i, i))
+        if spec['type'] == 'string' and 'values' not in spec:
+            lines += ['        elif v.__class__ is str:',
+                      '            data[N%d] = v' % i]
+        env['W%d' % i] = ' (source %s)' % key
+        lines += ['        else:',
+                  '            f = %d' % i,
+                  '            data[N%d] = C%d(v)' % (i, i)]
+    env['WHERE'] = tuple(env.get('W%d' % i, '')
+                         for i in range(len(plan.fields)))
+    env['NAMES'] = tuple(f.name for f in plan.fields)
+    lines += [
+        '    except ValueError as exc:',
+        '        raise FieldError(NAMES[f], str(exc) + WHERE[f]) from None',
+        '    return {%r: %r, %r: %r, %r: %r, %r: data}' % (
+            prefix + 'name', plan.definition.name,
+            prefix + 'namespace', plan.definition.namespace,
+            prefix + 'version', plan.definition.version,
+            prefix + 'data'),
+    ]
+    code = compile('\n'.join(lines), '<payload %s.%s>' % (
+        plan.definition.namespace, plan.definition.name), 'exec')
+    exec(code, env)  # noqa: S102 - source built above from checked names
+    return env['primitive']
 
 
 def compile_payloads(mapping_set, registry):

@@ -10,6 +10,8 @@ import re
 from marshmallow import (RAISE, Schema, ValidationError, fields, validate,
                          validates_schema)
 
+from translator.mapping import values
+
 #: Value types a payload field may have; each is backed by an
 #: oslo.versionedobjects field class (see ``translator.objects``).
 FIELD_TYPES = {
@@ -148,6 +150,9 @@ class FieldSchema(_Strict):
         if 'values' in data and data['type'] != 'string':
             raise ValidationError('only string fields take `values`',
                                   'values')
+        for key in ('default', 'constant'):
+            if key in data:
+                self._check_fixed_value(data, key)
         if 'otherwise' in data and not ({'when', 'present_if'}
                                         & data.keys()):
             raise ValidationError(
@@ -167,6 +172,28 @@ class FieldSchema(_Strict):
                     or re.match(r'^\$[A-Za-z_]\w*$', path)):
                 raise ValidationError('bad envelope source %r' % path,
                                       'source')
+
+
+    @staticmethod
+    def _check_fixed_value(data, key):
+        value = data[key]
+        if value is None:
+            if not data['nullable']:
+                raise ValidationError('null, but the field is not nullable',
+                                      key)
+            return
+        if data['type'] == 'list_of_objects' and value == []:
+            return
+        if data['type'] in OBJECT_TYPES:
+            raise ValidationError('object fields take no fixed value but '
+                                  'null (and [] for lists)', key)
+        check = (values.enum_type(data['values']) if 'values' in data
+                 else values.SCALAR_TYPES[data['type']]).normalise
+        try:
+            check(value)
+        except ValueError as exc:
+            raise ValidationError('%s for type %s' % (exc, data['type']),
+                                  key)
 
 
 class PayloadSchema(_Strict):
