@@ -11,6 +11,34 @@ MAPPINGS = ROOT / 'mappings'
 REFERENCE = ROOT.parent / 'shared' / 'reference'
 
 
+# The CLI and the relay are tested with a mapping set of the tests' own,
+# so that work on the shipped mappings cannot change these outcomes.
+DEMO_MAPPINGS = {'demo/thing.yaml': '''
+    payloads:
+      ThingPayload:
+        version: "1.0"
+        history: {"1.0": Initial version}
+        fields:
+          id: {type: uuid, source: id}
+          name: {type: string, source: name}
+          state: {type: string, source: state, nullable: true}
+    rules:
+      - match: thing.{action}.{phase}
+        captures: {phase: [start, end, error]}
+        event_type: thing.{action}.{phase}
+        publisher: demo-{service}:{host}
+        payload: ThingPayload
+      - match: thing.update
+        event_type: thing.update
+        payload: ThingPayload
+        watch: {identity: id, fields: [state]}
+    untranslated:
+      - match: thing.legacy_only
+        reason: no versioned form
+'''}
+ID = '0b2a3c4d-1111-4222-8333-944445555666'
+
+
 def write_mappings(directory, files):
     """Write {relative path: YAML text} below directory; return it."""
     for name, text in files.items():

@@ -4,22 +4,20 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import MAPPINGS, write_mappings
+import pytest
 
-TROVE_CREATE = {
+from tests.conftest import DEMO_MAPPINGS, ID, MAPPINGS, write_mappings
+
+THING = {
     'message_id': '7e0b7a49-0dd6-4c3c-a5a0-0e4e4a3d4c54',
-    'publisher_id': 'trove-host-1', 'event_type': 'trove.instance.create',
+    'publisher_id': 'compute.host1', 'event_type': 'thing.create.end',
     'priority': 'INFO', 'timestamp': '2016-08-19 10:20:59.279903',
-    'payload': {
-        'created_at': '2016-08-19 10:20:49', 'name': 'db1',
-        'instance_id': '0b2a3c4d-1111-4222-8333-944445555666',
-        'instance_name': 'db1', 'instance_type_id': '7',
-        'launched_at': '2016-08-19T10:20:59',
-        'nova_instance_id': 'a1b2c3d4-0000-4000-8000-000000000001',
-        'region': 'RegionOne', 'state': 'ACTIVE',
-        'state_description': 'ACTIVE', 'tenant_id': 't1', 'user_id': 'u1',
-        'instance_type': 'm1.small', 'service_id': 'mysql',
-        'instance_size': 2048, 'availability_zone': 'nova'}}
+    'payload': {'id': ID, 'name': 'db1'}}
+
+
+@pytest.fixture
+def demo(tmp_path):
+    return str(write_mappings(tmp_path / 'demo', DEMO_MAPPINGS))
 
 
 def run(*args, stdin=b''):
@@ -32,18 +30,18 @@ def wire(message):
                        'oslo.message': json.dumps(message)})
 
 
-def test_translate_stdin_in_order_with_errors_on_stderr():
-    delete = dict(TROVE_CREATE, event_type='trove.instance.delete',
-                  message_id='m2')
-    lines = [wire(TROVE_CREATE), 'not json', '',
-             json.dumps({'event_type': 'trove.nothing', 'payload': {},
+def test_translate_stdin_in_order_with_errors_on_stderr(demo):
+    delete = dict(THING, event_type='thing.delete.end', message_id='m2')
+    lines = [wire(THING), 'not json', '',
+             json.dumps({'event_type': 'thing.nothing', 'payload': {},
                          'publisher_id': 'h'}),
              json.dumps(delete)]
-    result = run('translate', stdin='\n'.join(lines).encode())
+    result = run('--mappings', demo, 'translate',
+                 stdin='\n'.join(lines).encode())
     assert result.returncode == 1
     out = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [n['event_type'] for n in out] == ['instance.create.end',
-                                              'instance.delete.end']
+    assert [n['event_type'] for n in out] == ['thing.create.end',
+                                              'thing.delete.end']
     assert set(out[0]) == {'message_id', 'publisher_id', 'event_type',
                            'priority', 'payload', 'timestamp'}
     assert out[0]['timestamp'] == '2016-08-19 10:20:59.279903'
@@ -51,14 +49,14 @@ def test_translate_stdin_in_order_with_errors_on_stderr():
               if line.startswith(b'{')]
     assert [(e['line'], e['outcome']) for e in errors] == [
         (2, 'malformed'), (4, 'unmapped')]
-    assert errors[1]['event_type'] == 'trove.nothing'
+    assert errors[1]['event_type'] == 'thing.nothing'
     assert b'Traceback' not in result.stderr
 
 
-def test_translate_files_all_good_exit_zero(tmp_path):
+def test_translate_files_all_good_exit_zero(tmp_path, demo):
     path = tmp_path / 'in.jsonl'
-    path.write_text(wire(TROVE_CREATE) + '\n')
-    result = run('translate', str(path), str(path))
+    path.write_text(wire(THING) + '\n')
+    result = run('--mappings', demo, 'translate', str(path), str(path))
     assert result.returncode == 0, result.stderr
     first, second = result.stdout.splitlines()
     # the same input twice gives the same derived message id
@@ -76,13 +74,20 @@ def test_translate_missing_file_is_a_clear_error(tmp_path):
 def test_validate_shipped_mappings():
     result = run('validate-mappings', str(MAPPINGS))
     assert result.returncode == 0, result.stderr
-    assert b'trove.TroveInstancePayload' in result.stdout
+    assert b'rule(s)' in result.stdout
+
+
+def test_validate_summarises_a_set(demo):
+    result = run('validate-mappings', demo)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    assert lines[0].endswith(': 1 file(s), 2 rule(s), 1 payload class(es)')
+    assert lines[1] == '  demo.ThingPayload 1.0 (3 fields)'
 
 
 def test_validate_refuses_with_file_names(tmp_path):
-    good = MAPPINGS / 'trove' / 'instance.yaml'
     bad = write_mappings(tmp_path / 'm', {
-        'trove/instance.yaml': good.read_text(),
+        'trove/instance.yaml': DEMO_MAPPINGS['demo/thing.yaml'],
         'trove/syntax.yaml': 'rules: [\n',
         'trove/types.yaml': '''
             payloads:
@@ -102,5 +107,5 @@ def test_validate_refuses_with_file_names(tmp_path):
             'constant or a default') in err
     assert 'refused: 3 problem(s)' in err
     result = run('--mappings', str(bad), 'translate',
-                 stdin=wire(TROVE_CREATE).encode())
+                 stdin=wire(THING).encode())
     assert result.returncode == 2 and result.stdout == b''

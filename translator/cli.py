@@ -4,11 +4,13 @@ import sys
 
 import orjson
 from oslo_config import cfg
+from oslo_log import log
 
 from translator import config
 from translator import translate as translation
 from translator.mapping import loader
 
+LOG = log.getLogger(__name__)
 
 def _load(mappings_dir):
     try:
@@ -84,7 +86,50 @@ def cmd_bench(conf):
     return 0
 
 
+def cmd_relay(conf):
+    from translator import metrics
+    from translator.mapping import loader as mapping_loader
+    from translator.relay import service
+    try:
+        relay = service.Relay(conf, metrics.RelayMetrics())
+    except (service.ConfigError, mapping_loader.MappingError) as exc:
+        LOG.error('relay not started: %s', exc)
+        return 2
+    server = None
+    if conf.metrics.port:
+        try:
+            server = metrics.HealthServer(relay.metrics, relay.ready,
+                                          conf.metrics.host,
+                                          conf.metrics.port).start()
+        except OSError as exc:
+            LOG.error('relay not started: metrics endpoint %s:%s: %s',
+                      conf.metrics.host, conf.metrics.port, exc)
+            return 2
+        LOG.info('metrics on http://%s:%d/metrics', conf.metrics.host,
+                 server.port)
+    relay.install_signal_handlers()
+    try:
+        relay.run()
+    finally:
+        if server is not None:
+            server.stop()
+    return 0
+
+
+def cmd_docs(conf):
+    from translator import docs
+    written = docs.write_all(conf.mappings or conf.relay.mappings_dir,
+                             conf.command.output)
+    for path in written:
+        print(path)
+    return 0
+
+
 def _add_commands(subparsers):
+    parser = subparsers.add_parser(
+        'relay', help='Consume legacy notifications, publish versioned ones '
+        '(and legacy copies, dead letters) until SIGTERM; SIGHUP reloads.')
+    parser.set_defaults(func=cmd_relay)
     parser = subparsers.add_parser(
         'translate', help='Translate JSON lines of legacy notifications '
         '(files, or stdin when none) to versioned ones on stdout.')
@@ -94,6 +139,11 @@ def _add_commands(subparsers):
         'validate-mappings', help='Load and check a mapping set.')
     parser.add_argument('directory', nargs='?', metavar='DIR')
     parser.set_defaults(func=cmd_validate_mappings)
+    parser = subparsers.add_parser(
+        'docs', help='Generate the mapping-language reference and the '
+        'per-service event tables from the spec and the mapping set.')
+    parser.add_argument('--output', metavar='DIR', default='doc')
+    parser.set_defaults(func=cmd_docs)
     parser = subparsers.add_parser(
         'bench', help='Benchmarks. "translate": per-message translation '
         'time over the golden samples, compiled path beside the naive '
@@ -113,8 +163,9 @@ def main(argv=None):
         help='Mapping set to use instead of [relay] mappings_dir.'))
     conf.register_cli_opt(cfg.SubCommandOpt(
         'command', title='commands', handler=_add_commands))
-    conf(sys.argv[1:] if argv is None else argv, project='translator',
-         default_config_files=[], default_config_dirs=[])
+    log.register_options(conf)
+    conf(sys.argv[1:] if argv is None else argv, project='translator')
+    log.setup(conf, 'translator')
     return conf.command.func(conf)
 
 

@@ -8,6 +8,9 @@ import sys
 
 from oslo_config import cfg
 
+FORMATS = ('unversioned', 'versioned', 'both')
+LOCAL_BROKER = 'rabbit://guest:guest@127.0.0.1:5672/'
+
 
 def default_mappings_dir():
     """The shipped mapping set: the checkout's, else the installed copy."""
@@ -17,15 +20,90 @@ def default_mappings_dir():
     return str(pathlib.Path(sys.prefix) / 'share' / 'translator' / 'mappings')
 
 
+notifications_opts = [
+    cfg.StrOpt('notification_format', default='both', choices=FORMATS,
+               help='Which notifications appear on the target bus, as in '
+                    "Nova: 'unversioned' the legacy ones only, 'versioned' "
+                    "the translated ones only, 'both' both. Re-read on "
+                    'SIGHUP.'),
+]
+
+source_opts = [
+    cfg.StrOpt('transport_url', default=LOCAL_BROKER, secret=True,
+               help='Bus the legacy notifications are read from '
+                    '(rabbit://user:password@host:port/vhost).'),
+    cfg.ListOpt('exchanges', default=['nova', 'trove', 'openstack'],
+                help='Exchanges the services publish on (their '
+                     'control_exchange).'),
+    cfg.ListOpt('topics', default=['notifications'],
+                help='Topics the legacy notifications are sent to.'),
+    cfg.StrOpt('pool', default='translator',
+               help="The relay's own queue, shared by its replicas and "
+                    'by no other consumer, so that existing consumers '
+                    '(Ceilometer) lose nothing.'),
+    cfg.BoolOpt('quorum_queue', default=False,
+                help='Make the pool queue a quorum queue (replicated) '
+                     'instead of a classic durable one.'),
+    cfg.BoolOpt('durable_exchanges', default=False,
+                help='Durability of exchanges the relay has to create. It '
+                     "must match the services' [oslo_messaging_rabbit] "
+                     'amqp_durable_queues, because RabbitMQ refuses to '
+                     'declare an exchange again with another durability; '
+                     'exchanges that exist are used as they are.'),
+]
+
+target_opts = [
+    cfg.StrOpt('transport_url', secret=True,
+               help="Bus the notifications are published on; default the "
+                    "source's."),
+    cfg.StrOpt('versioned_topic', default='versioned_notifications',
+               help='Topic of the versioned notifications, as Nova names '
+                    'it.'),
+    cfg.StrOpt('legacy_topic', default='notifications',
+               help="Topic of the legacy copies. A copy whose place is the "
+                    "one it was read from is not published again."),
+    cfg.StrOpt('dead_letter_topic', default='notifications_dead_letter',
+               help='Topic of messages that cannot be translated, kept '
+                    'intact with the reason in their headers.'),
+]
+
 relay_opts = [
     cfg.StrOpt('mappings_dir', default=default_mappings_dir(),
                sample_default='<installed mappings>',
-               help='Directory of the mapping set (mappings/<service>/*.yaml).'),
+               help='Directory of the mapping set '
+                    '(mappings/<service>/*.yaml). Re-read on SIGHUP.'),
+    cfg.IntOpt('prefetch', default=1000, min=1,
+               help='Source messages in flight at most: delivered to the '
+                    'relay and not yet acknowledged.'),
+    cfg.IntOpt('batch_size', default=250, min=1,
+               help='Source messages translated and published before the '
+                    'relay stops to collect confirms and acknowledge.'),
+    cfg.FloatOpt('confirm_timeout', default=30.0, min=0.1,
+                 help='Seconds the target broker may take to confirm a '
+                      'publish before the relay reconnects and the '
+                      'unconfirmed source messages are delivered again.'),
+    cfg.FloatOpt('reconnect_delay_max', default=30.0, min=0.1,
+                 help='Longest wait between reconnection attempts; waits '
+                      'double from 0.5 s up to it.'),
+    cfg.IntOpt('heartbeat', default=30, min=0,
+               help='AMQP heartbeat interval in seconds (0 disables).'),
+    cfg.IntOpt('watch_cache_size', default=100000, min=0,
+               help='Resources remembered for change-only emission (rules '
+                    'with `watch`); the least recently seen are forgotten.'),
+]
+
+metrics_opts = [
+    cfg.HostAddressOpt('host', default='127.0.0.1',
+                       help='Address of the metrics and health endpoint.'),
+    cfg.PortOpt('port', default=9717,
+                help='Port of /metrics, /healthz and /readyz; 0 disables.'),
 ]
 
 
 def list_opts():
-    return [('relay', relay_opts)]
+    return [('notifications', notifications_opts), ('source', source_opts),
+            ('target', target_opts), ('relay', relay_opts),
+            ('metrics', metrics_opts)]
 
 
 def register(conf):

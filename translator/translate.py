@@ -52,6 +52,15 @@ class Translator:
              for r in mapping_set.rules], mapping_set.untranslated)
         self._targets_cache = {}
 
+    def known_event_types(self):
+        """Legacy event types the set names exactly (bounded, for labels)."""
+        names = set()
+        for rule in self.index.rules:
+            names |= rule.exact
+        for globs, _, _ in self.mapping_set.untranslated:
+            names |= {g for g in globs if not any(c in g for c in '*?[')}
+        return frozenset(names)
+
     @classmethod
     def from_directory(cls, path):
         return cls(loader.load_mapping_set(path))

@@ -81,6 +81,21 @@ def _source_reader(sources):
     return read
 
 
+def _composer(parts):
+    """A reader assembling an object from ``{key: source paths}``."""
+    readers = tuple((key, _source_reader(paths))
+                    for key, paths in parts.items())
+
+    def read(root, ctx):
+        built = {}
+        for key, reader in readers:
+            value = reader(root, ctx)
+            if value is not None:
+                built[key] = value
+        return built
+    return read
+
+
 def _shaper(fspec):
     """Extract, case and map, in that order; None when there is none."""
     steps = []
@@ -157,6 +172,9 @@ class FieldPlan:
         elif 'source' in fspec:
             read = _source_reader(fspec['source'])
             where = 'source ' + ' or '.join(fspec['source'])
+        elif 'compose' in fspec:
+            read = _composer(fspec['compose'])
+            where = 'compose'
         else:
             read = lambda root, ctx: None  # noqa: E731
             where = 'default'
@@ -165,6 +183,7 @@ class FieldPlan:
                                   fspec['type'] != 'string')
         has_default = 'default' in fspec
         default = fspec.get('default')
+        reject = fspec.get('reject')
         when = compile_condition(fspec['when']) if 'when' in fspec else None
         if 'present_if' in fspec:
             present = _source_reader(fspec['present_if'])
@@ -195,6 +214,8 @@ class FieldPlan:
                 v = default
                 if v is None:
                     return None
+            if reject is not None:
+                raise FieldError(name, '%s (%s)' % (reject, where))
             try:
                 return convert(v, ctx) if pass_ctx else convert(v)
             except ValueError as exc:
@@ -235,6 +256,7 @@ class PayloadPlan:
     def __init__(self, pdef, cls):
         self.definition = pdef
         self.cls = cls
+        self.data_key = cls.OBJ_SERIAL_NAMESPACE + '.data'
         self.fields = []
         self.primitive = None
 
@@ -264,7 +286,7 @@ def _simple_key(field):
     sources = spec.get('source', ())
     if (field.nested is not None or len(sources) != 1
             or {'when', 'present_if', 'extract', 'case', 'map',
-                'constant'} & spec.keys()):
+                'constant', 'reject'} & spec.keys()):
         return None
     key = sources[0]
     if key == '.' or key.startswith('$') or '.' in key:

@@ -1,0 +1,287 @@
+"""Test helpers for the real RabbitMQ: vhosts, a private node, producers,
+collectors and the relay as a subprocess."""
+
+import contextlib
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import amqp
+import oslo_messaging
+from oslo_config import cfg
+from oslo_context import context as oslo_context
+
+HOST = '127.0.0.1'
+MAIN_PORT = 5672
+PRIVATE_NODE = 'translator-test@localhost'
+PRIVATE_PORT = 5679
+RABBIT_HOME = pathlib.Path('/var/lib/rabbitmq')
+
+
+def ctl(*args, node=None, check=True):
+    cmd = ['rabbitmqctl', '-q'] + (['-n', node] if node else []) + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, check=check,
+                          timeout=120)
+
+
+def url(vhost, port=MAIN_PORT, password='guest'):
+    return 'rabbit://guest:%s@%s:%d/%s' % (password, HOST, port, vhost)
+
+
+@contextlib.contextmanager
+def vhost(node=None):
+    """A fresh virtual host, so a test sees only its own messages."""
+    name = 'translator-test-%s' % uuid.uuid4().hex[:8]
+    ctl('add_vhost', name, node=node)
+    ctl('set_permissions', '-p', name, 'guest', '.*', '.*', '.*', node=node)
+    try:
+        yield name
+    finally:
+        ctl('delete_vhost', name, node=node, check=False)
+
+
+class PrivateBroker:
+    """A RabbitMQ node of the tests' own, which fault tests may stop."""
+
+    def __init__(self, base):
+        self.base = pathlib.Path(base)
+        self.env = dict(
+            os.environ, RABBITMQ_NODENAME=PRIVATE_NODE,
+            RABBITMQ_NODE_IP_ADDRESS=HOST,
+            RABBITMQ_NODE_PORT=str(PRIVATE_PORT),
+            RABBITMQ_DIST_PORT=str(PRIVATE_PORT + 20000),
+            RABBITMQ_MNESIA_BASE=str(self.base / 'mnesia'),
+            RABBITMQ_LOG_BASE=str(self.base / 'log'),
+            RABBITMQ_CONFIG_FILE=str(self.base / 'rabbitmq'),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(self.base / 'plugins'),
+            HOME=str(self.base))
+
+    def start(self):
+        ctl('stop', node=PRIVATE_NODE, check=False)  # left by a killed run
+        if self.base.exists():
+            shutil.rmtree(self.base)
+        self.base.mkdir(parents=True)
+        # rabbitmqctl authenticates with the cookie of the main node.
+        shutil.copy(RABBIT_HOME / '.erlang.cookie', self.base)
+        shutil.chown(self.base, 'rabbitmq', 'rabbitmq')
+        shutil.chown(self.base / '.erlang.cookie', 'rabbitmq', 'rabbitmq')
+        subprocess.run(['su', 'rabbitmq', '-s', '/bin/sh', '-c',
+                        'rabbitmq-server -detached'], env=self.env,
+                       check=True, timeout=60)
+        ctl('await_startup', '--timeout', '120', node=PRIVATE_NODE)
+        wait_port(PRIVATE_PORT)
+        return self
+
+    def stop_app(self):
+        ctl('stop_app', node=PRIVATE_NODE)
+
+    def start_app(self):
+        ctl('start_app', node=PRIVATE_NODE)
+        wait_port(PRIVATE_PORT)
+
+    def stop(self):
+        ctl('stop', node=PRIVATE_NODE, check=False)
+
+
+def wait_port(port, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(
+                (HOST, port), timeout=1):
+            return
+        time.sleep(0.2)
+    raise TimeoutError('nothing listens on port %d' % port)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def connection(vhost_name, port=MAIN_PORT):
+    conn = amqp.Connection(host='%s:%d' % (HOST, port), userid='guest',
+                           password='guest', virtual_host=vhost_name)
+    conn.connect()
+    return conn
+
+
+class Collector:
+    """A queue of the test's own, bound before anything is published."""
+
+    def __init__(self, vhost_name, exchange, binding, port=MAIN_PORT,
+                 durable=False):
+        self.conn = connection(vhost_name, port)
+        self.channel = self.conn.channel()
+        self.channel.exchange_declare(exchange, 'topic', durable=False,
+                                      auto_delete=False)
+        self.queue = 'collect-%s' % uuid.uuid4().hex[:8]
+        self.channel.queue_declare(self.queue, durable=durable,
+                                   auto_delete=False, exclusive=not durable)
+        self.channel.queue_bind(self.queue, exchange, binding)
+
+    def take(self, count, timeout=30):
+        """Exactly the first ``count`` messages, waiting up to timeout."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while len(got) < count and time.monotonic() < deadline:
+            message = self.channel.basic_get(self.queue, no_ack=True)
+            if message is None:
+                time.sleep(0.05)
+            else:
+                got.append(message)
+        return got
+
+    def rest(self, settle=1.0):
+        """Whatever else arrives within ``settle`` seconds."""
+        time.sleep(settle)
+        got = []
+        while True:
+            message = self.channel.basic_get(self.queue, no_ack=True)
+            if message is None:
+                return got
+            got.append(message)
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
+def queue_depth(vhost_name, queue, port=MAIN_PORT):
+    conn = connection(vhost_name, port)
+    try:
+        return conn.channel().queue_declare(queue, passive=True).message_count
+    finally:
+        conn.close()
+
+
+class Producer:
+    """Legacy notifications exactly as a service sends them: an
+    oslo.messaging Notifier with the messagingv2 driver."""
+
+    def __init__(self, transport_url, exchange, topic='notifications',
+                 publisher_id='compute.host1'):
+        conf = cfg.ConfigOpts()
+        conf([], project='translator-tests')
+        # The driver reads the exchange when it is made, from this default.
+        oslo_messaging.set_transport_defaults(control_exchange=exchange)
+        self.transport = oslo_messaging.get_notification_transport(
+            conf, url=transport_url)
+        self.notifier = oslo_messaging.Notifier(
+            self.transport, publisher_id=publisher_id, driver='messagingv2',
+            topics=[topic], retry=3)
+        self.context = oslo_context.RequestContext(
+            auth_token='secret-token-value', user_id='u1',
+            project_id='p1', request_id='req-7')
+
+    def send(self, event_type, payload, priority='info'):
+        getattr(self.notifier, priority)(self.context, event_type, payload)
+
+    def close(self):
+        self.transport.cleanup()
+
+
+def publish_raw(vhost_name, exchange, routing_key, body):
+    """A body no Notifier would send: malformed input."""
+    conn = connection(vhost_name)
+    try:
+        channel = conn.channel()
+        channel.exchange_declare(exchange, 'topic', durable=False,
+                                 auto_delete=False)
+        channel.basic_publish(amqp.Message(body), exchange=exchange,
+                              routing_key=routing_key)
+    finally:
+        conn.close()
+
+
+class RelayProcess:
+    """``translator relay`` in a subprocess, with its own config file."""
+
+    def __init__(self, tmp_path, **options):
+        self.tmp = pathlib.Path(tmp_path)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        options.setdefault('metrics', {}).update(host=HOST, port=self.port)
+        self.config = self.tmp / 'translator.conf'
+        self.write_config(options)
+        self.log = self.tmp / 'relay.log'
+        self.proc = None
+
+    def write_config(self, options):
+        lines = []
+        for group, values in options.items():
+            lines.append('[%s]' % group)
+            lines += ['%s = %s' % item for item in values.items()]
+        self.config.write_text('\n'.join(lines) + '\n')
+
+    def start(self, ready=True):
+        self._log = open(self.log, 'ab')
+        self.proc = subprocess.Popen(
+            [sys.executable, '-m', 'translator.cli', '--config-file',
+             str(self.config), 'relay'], stdout=self._log,
+            stderr=subprocess.STDOUT)
+        if ready:
+            self.wait_ready()
+        return self
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen('http://%s:%d%s' % (
+                    HOST, self.port, path), timeout=2) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def wait_ready(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError('relay exited %s:\n%s' % (
+                    self.proc.returncode, self.log.read_text()))
+            with contextlib.suppress(OSError):
+                if self.get('/readyz')[0] == 200:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError('relay not ready:\n' + self.log.read_text())
+
+    def metric(self, name, **labels):
+        """The value of one sample of /metrics, 0.0 if absent."""
+        _, text = self.get('/metrics')
+        want = name + ('{%s}' % ','.join('%s="%s"' % kv for kv in sorted(
+            labels.items())) if labels else '')
+        for line in text.splitlines():
+            if line.startswith('#'):
+                continue
+            key, _, value = line.rpartition(' ')
+            if _normalise_labels(key) == want:
+                return float(value)
+        return 0.0
+
+    def signal(self, signum):
+        self.proc.send_signal(signum)
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self._log.close()
+        return self.proc.returncode if self.proc else None
+
+
+def _normalise_labels(key):
+    name, brace, labels = key.partition('{')
+    if not brace:
+        return key
+    pairs = sorted(p for p in labels.rstrip('}').split(',') if p)
+    return '%s{%s}' % (name, ','.join(pairs))

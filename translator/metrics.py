@@ -1,0 +1,178 @@
+"""Prometheus metrics of the relay, and its /healthz and /readyz.
+
+Label values are bounded: event types the mapping set does not know
+collapse into ``unknown``, dead-letter reasons are outcome kinds, broker
+sides are ``source`` and ``target``.
+"""
+
+import datetime
+import platform
+import threading
+import wsgiref.simple_server
+
+import prometheus_client as prom
+
+import translator
+from translator.relay import router
+
+UNKNOWN_EVENT = 'unknown'
+# Translation is microseconds; delivery across buses is milliseconds to
+# minutes when a broker stalls.
+_TRANSLATION_BUCKETS = (5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2)
+_DELAY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                  1, 2.5, 5, 10, 30, 60, 300)
+
+
+class RelayMetrics:
+    def __init__(self, registry=None):
+        self.registry = registry or prom.CollectorRegistry()
+        r = self.registry
+        self.received = prom.Counter(
+            'translator_messages_received', 'Legacy messages received.',
+            ['exchange', 'event_type'], registry=r)
+        self.published = prom.Counter(
+            'translator_messages_published',
+            'Messages published on the target bus, by kind.',
+            ['kind'], registry=r)
+        self.dead_letters = prom.Counter(
+            'translator_dead_letters', 'Messages dead-lettered, by reason.',
+            ['reason'], registry=r)
+        self.suppressed = prom.Counter(
+            'translator_unchanged_updates_suppressed',
+            'Versioned updates not emitted: watched fields unchanged.',
+            registry=r)
+        self.publish_failures = prom.Counter(
+            'translator_publish_failures',
+            'Publishes the target refused (nack) or did not confirm in '
+            'time; their source messages are delivered again.',
+            ['cause'], registry=r)
+        self.acknowledged = prom.Counter(
+            'translator_messages_acknowledged',
+            'Source messages acknowledged after all their outputs were '
+            'confirmed.', registry=r)
+        self.translation = prom.Histogram(
+            'translator_translation_seconds',
+            'Time to translate one legacy message.',
+            buckets=_TRANSLATION_BUCKETS, registry=r)
+        self.delay = prom.Histogram(
+            'translator_end_to_end_delay_seconds',
+            'From the legacy timestamp to the acknowledgement of the source '
+            'message, all outputs confirmed.', buckets=_DELAY_BUCKETS,
+            registry=r)
+        self.in_flight = prom.Gauge(
+            'translator_in_flight_messages',
+            'Source messages received and not yet acknowledged.',
+            registry=r)
+        self.queue_depth = prom.Gauge(
+            'translator_source_queue_depth',
+            'Messages waiting in the pool queue, polled from the broker.',
+            registry=r)
+        self.connected = prom.Gauge(
+            'translator_broker_connected', '1 when connected to the broker.',
+            ['side'], registry=r)
+        self.reloads = prom.Counter(
+            'translator_config_reloads', 'SIGHUP reloads, by result.',
+            ['result'], registry=r)
+        self.format = prom.Gauge(
+            'translator_notification_format',
+            '1 for the notification_format in force.', ['format'],
+            registry=r)
+        self.payload_classes = prom.Gauge(
+            'translator_payload_class_info',
+            'Payload classes of the loaded mapping set.',
+            ['namespace', 'name', 'version'], registry=r)
+        self.mappings_loaded = prom.Gauge(
+            'translator_mappings_loaded_timestamp_seconds',
+            'When the mapping set in force was loaded.', registry=r)
+        prom.Info('translator_build', 'Version of the translator.',
+                  registry=r).info({
+                      'version': translator.__version__,
+                      'python': platform.python_version()})
+        for side in ('source', 'target'):
+            self.connected.labels(side).set(0)
+        for kind in (router.VERSIONED, router.LEGACY, router.DEAD_LETTER):
+            self.published.labels(kind)
+        for reason in ('malformed', 'unmapped', 'invalid'):
+            self.dead_letters.labels(reason)
+        for cause in ('nack', 'timeout', 'connection'):
+            self.publish_failures.labels(cause)
+        for result in ('success', 'failure'):
+            self.reloads.labels(result)
+        self._known_events = frozenset()
+
+    def loaded(self, settings, translator_):
+        """The config and mapping set in force changed."""
+        for fmt in ('unversioned', 'versioned', 'both'):
+            self.format.labels(fmt).set(
+                fmt == settings.notification_format)
+        self.payload_classes.clear()
+        for (namespace, name), pdef in translator_.mapping_set.payloads.items():
+            self.payload_classes.labels(namespace, name, pdef.version).set(1)
+        self.mappings_loaded.set_to_current_time()
+        self._known_events = translator_.known_event_types()
+
+    def event_label(self, outcome):
+        event_type = outcome.event_type if outcome else None
+        if event_type is None:
+            return UNKNOWN_EVENT
+        if event_type in self._known_events or outcome.ok:
+            return event_type
+        return UNKNOWN_EVENT
+
+
+def delay_since(timestamp):
+    """Seconds since a legacy timestamp (UTC), or None if it has none."""
+    if not isinstance(timestamp, str):
+        return None
+    try:
+        ts = datetime.datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=datetime.timezone.utc)
+    return (datetime.datetime.now(datetime.timezone.utc) - ts).total_seconds()
+
+
+class HealthServer:
+    """/metrics, /healthz (alive) and /readyz (connected, mappings loaded)."""
+
+    def __init__(self, metrics, ready, host, port):
+        self._metrics_app = prom.make_wsgi_app(metrics.registry)
+        self._ready = ready
+        self._server = wsgiref.simple_server.make_server(
+            host, port, self._app, handler_class=_QuietHandler)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name='metrics', daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _app(self, environ, start_response):
+        path = environ.get('PATH_INFO', '')
+        if path == '/healthz':
+            return _text(start_response, '200 OK', 'ok\n')
+        if path == '/readyz':
+            problems = self._ready()
+            if problems:
+                return _text(start_response, '503 Service Unavailable',
+                             ''.join(p + '\n' for p in problems))
+            return _text(start_response, '200 OK', 'ready\n')
+        return self._metrics_app(environ, start_response)
+
+
+def _text(start_response, status, body):
+    data = body.encode()
+    start_response(status, [('Content-Type', 'text/plain; charset=utf-8'),
+                            ('Content-Length', str(len(data)))])
+    return [data]
+
+
+class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
+    def log_message(self, *args):
+        pass  # scrapes every few seconds would drown the relay's own log

@@ -1,0 +1,1 @@
+"""The relay: consume legacy notifications, publish what they become."""

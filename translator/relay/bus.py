@@ -1,0 +1,91 @@
+"""AMQP connections to a bus named by an oslo.messaging transport URL."""
+
+import socket
+
+import amqp
+import oslo_messaging
+from oslo_config import cfg
+
+#: What a lost or refused connection raises; the relay reconnects on these.
+CONNECTION_ERRORS = (OSError, socket.timeout, amqp.exceptions.AMQPError,
+                     amqp.exceptions.RecoverableConnectionError,
+                     amqp.exceptions.ConnectionForced)
+
+
+class BadURL(ValueError):
+    pass
+
+
+def parse(url):
+    try:
+        parsed = oslo_messaging.TransportURL.parse(cfg.CONF, url)
+    except Exception as exc:  # oslo raises several kinds for one mistake
+        raise BadURL('invalid transport URL %s: %s'
+                     % (mask_url(url), exc)) from None
+    if parsed.transport not in ('rabbit', 'amqp'):
+        raise BadURL('transport %r of %s is not supported: the relay '
+                     'speaks AMQP 0-9-1 (rabbit://)'
+                     % (parsed.transport, mask_url(url)))
+    if not parsed.hosts:
+        raise BadURL('no host in transport URL %s' % mask_url(url))
+    return parsed
+
+
+def mask_url(url):
+    """The URL with every password replaced, for logs, errors and metrics."""
+    if not url:
+        return url
+    scheme, sep, rest = url.partition('://')
+    if not sep:
+        return '***'
+    hosts, slash, tail = rest.partition('/')
+    masked = []
+    for host in hosts.split(','):
+        userinfo, at, address = host.rpartition('@')
+        if at and ':' in userinfo:
+            userinfo = userinfo.split(':', 1)[0] + ':***'
+        masked.append(userinfo + at + address)
+    return '%s://%s%s%s' % (scheme, ','.join(masked), slash, tail)
+
+
+def same_bus(url_a, url_b):
+    """Whether two URLs reach the same broker and virtual host."""
+    a, b = parse(url_a), parse(url_b)
+    return (a.virtual_host or '/') == (b.virtual_host or '/') and {
+        (h.hostname, h.port or 5672) for h in a.hosts} & {
+        (h.hostname, h.port or 5672) for h in b.hosts} != set()
+
+
+def connect(url, heartbeat, name):
+    """An open amqp.Connection to the first reachable host of the URL."""
+    parsed = parse(url)
+    last = None
+    for host in parsed.hosts:
+        conn = amqp.Connection(
+            host='%s:%d' % (host.hostname, host.port or 5672),
+            userid=host.username or 'guest',
+            password=host.password or 'guest',
+            virtual_host=parsed.virtual_host or '/',
+            heartbeat=heartbeat, connect_timeout=10,
+            client_properties={'connection_name': 'translator-%s' % name})
+        try:
+            conn.connect()
+            return conn
+        except CONNECTION_ERRORS as exc:
+            last = exc
+    raise ConnectionError('cannot connect to %s: %s' % (mask_url(url), last))
+
+
+def ensure_exchange(conn, name, durable):
+    """Use the exchange as it is, or create it if nobody has yet."""
+    probe = conn.channel()
+    try:
+        probe.exchange_declare(name, 'topic', passive=True)
+        probe.close()
+        return
+    except amqp.exceptions.NotFound:
+        pass  # the broker closed the probe channel
+    channel = conn.channel()
+    channel.exchange_declare(name, 'topic', durable=durable,
+                             auto_delete=False)
+    channel.close()

@@ -1,0 +1,484 @@
+"""The relay process: consume, translate, publish, then acknowledge.
+
+One thread drives two AMQP connections with select(): the source delivers
+up to ``prefetch`` legacy messages, each batch is routed and published on
+the target in confirm mode without waiting, and a source message is
+acknowledged (in bulk, ``multiple=True``) only once the target broker has
+confirmed every output it caused. Anything that breaks a connection drops
+both; the broker then delivers the unacknowledged messages again, after a
+backoff, so nothing is lost and duplicates carry the same message ids.
+"""
+
+import collections
+import dataclasses
+import select
+import signal
+import time
+
+import amqp
+from oslo_log import log as logging
+
+from translator import metrics as metrics_module
+from translator import translate
+from translator.relay import bus
+from translator.relay import router
+
+LOG = logging.getLogger(__name__)
+_IDLE_WAIT = 0.5  # seconds select() waits when there is nothing to do
+
+
+class ConfigError(Exception):
+    """A configuration the relay refuses to run with; says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    source_url: str
+    target_url: str
+    same_bus: bool
+    exchanges: tuple
+    topics: tuple
+    pool: str
+    quorum_queue: bool
+    durable_exchanges: bool
+    notification_format: str
+    versioned_topic: str
+    legacy_topic: str
+    dead_letter_topic: str
+    mappings_dir: str
+    prefetch: int
+    batch_size: int
+    confirm_timeout: float
+    reconnect_delay_max: float
+    heartbeat: int
+    watch_cache_size: int
+
+    @classmethod
+    def from_conf(cls, conf):
+        source_url = conf.source.transport_url
+        target_url = conf.target.transport_url or source_url
+        try:
+            same_bus = bus.same_bus(source_url, target_url)
+        except bus.BadURL as exc:
+            raise ConfigError(str(exc)) from None
+        settings = cls(
+            source_url, target_url, same_bus, tuple(conf.source.exchanges),
+            tuple(conf.source.topics), conf.source.pool,
+            conf.source.quorum_queue, conf.source.durable_exchanges,
+            conf.notifications.notification_format,
+            conf.target.versioned_topic, conf.target.legacy_topic,
+            conf.target.dead_letter_topic, conf.relay.mappings_dir,
+            conf.relay.prefetch, conf.relay.batch_size,
+            conf.relay.confirm_timeout, conf.relay.reconnect_delay_max,
+            conf.relay.heartbeat, conf.relay.watch_cache_size)
+        settings.check()
+        return settings
+
+    def check(self):
+        if not self.exchanges or not self.topics:
+            raise ConfigError('[source] exchanges and topics must not be '
+                              'empty')
+        if self.same_bus:
+            # The relay's queue would receive its own output, forever.
+            for option in ('versioned_topic', 'dead_letter_topic'):
+                if getattr(self, option) in self.topics:
+                    raise ConfigError(
+                        '[target] %s %r is one of the [source] topics on the '
+                        'same bus: the relay would consume its own output'
+                        % (option, getattr(self, option)))
+
+    def needs_reconnect(self, other):
+        return (self.source_url, self.target_url, self.exchanges,
+                self.topics, self.pool, self.quorum_queue, self.prefetch,
+                self.heartbeat) != (
+            other.source_url, other.target_url, other.exchanges,
+            other.topics, other.pool, other.quorum_queue, other.prefetch,
+            other.heartbeat)
+
+
+class Ledger:
+    """Which source messages wait for which publisher confirms."""
+
+    def __init__(self):
+        # source tag -> [outputs not yet confirmed, legacy timestamp];
+        # insertion order is delivery order, which bulk acks rely on.
+        self.waiting = collections.OrderedDict()
+        # target publish sequence number -> (source tag, memo, sent at)
+        self.sent = collections.OrderedDict()
+
+    def __len__(self):
+        return len(self.waiting)
+
+    def open(self, tag, timestamp):
+        self.waiting[tag] = [0, timestamp]
+
+    def expect(self, tag, seq, memo):
+        self.waiting[tag][0] += 1
+        self.sent[seq] = (tag, memo, time.monotonic())
+
+    def settle(self, seq, multiple):
+        """Confirmed sequence numbers -> [(source tag, memo)]."""
+        if multiple:
+            done = []
+            while self.sent and next(iter(self.sent)) <= seq:
+                done.append(self.sent.popitem(last=False))
+        else:
+            done = [(seq, self.sent.pop(seq))] if seq in self.sent else []
+        settled = []
+        for _, (tag, memo, _) in done:
+            entry = self.waiting.get(tag)
+            if entry is not None:  # else its source was already requeued
+                entry[0] -= 1
+                settled.append((tag, memo))
+        return settled
+
+    def fail(self, seq, multiple):
+        """Refused sequence numbers -> source tags to deliver again."""
+        tags = []
+        for tag, _ in self.settle(seq, multiple):
+            if self.waiting.pop(tag, None) is not None:
+                tags.append(tag)
+        return tags
+
+    def completed(self):
+        """Source messages whose outputs are all confirmed, in order.
+
+        Returns [(tag, timestamp)] of the longest fully confirmed prefix,
+        so that one ``basic_ack(last tag, multiple=True)`` covers them.
+        """
+        done = []
+        while self.waiting:
+            tag, (left, timestamp) = next(iter(self.waiting.items()))
+            if left:
+                break
+            self.waiting.popitem(last=False)
+            done.append((tag, timestamp))
+        return done
+
+    def oldest_unconfirmed_age(self):
+        if not self.sent:
+            return 0.0
+        return time.monotonic() - next(iter(self.sent.values()))[2]
+
+
+class Source:
+    """The pool queue: declared, bound to every exchange, consumed."""
+
+    def __init__(self, settings, on_delivery):
+        self.settings = settings
+        self.conn = bus.connect(settings.source_url, settings.heartbeat,
+                                'source')
+        for exchange in settings.exchanges:
+            bus.ensure_exchange(self.conn, exchange,
+                                settings.durable_exchanges)
+        self.channel = self.conn.channel()
+        arguments = ({'x-queue-type': 'quorum'} if settings.quorum_queue
+                     else None)
+        self.channel.queue_declare(settings.pool, durable=True,
+                                   auto_delete=False, arguments=arguments)
+        for exchange in settings.exchanges:
+            for topic in settings.topics:
+                # '<topic>.*' is every priority oslo.messaging sends.
+                self.channel.queue_bind(settings.pool, exchange,
+                                        topic + '.*')
+        self.channel.basic_qos(0, settings.prefetch, False)
+        self._on_delivery = on_delivery
+        self.consumer_tag = self.channel.basic_consume(
+            settings.pool, callback=self._deliver)
+
+    def _deliver(self, message):
+        info = message.delivery_info
+        body = message.body
+        self._on_delivery(router.Delivery(
+            info['delivery_tag'], info['exchange'], info['routing_key'],
+            body.encode() if isinstance(body, str) else body,
+            time.monotonic()))
+
+    def depth(self):
+        return self.channel.queue_declare(self.settings.pool,
+                                          passive=True).message_count
+
+    def close(self):
+        _close_quietly(self.conn)
+
+
+class Target:
+    """Publishing in confirm mode, without waiting for each confirm."""
+
+    def __init__(self, settings, on_ack, on_nack):
+        self.settings = settings
+        self.conn = bus.connect(settings.target_url, settings.heartbeat,
+                                'target')
+        self.channel = self.conn.channel()
+        self.channel.confirm_select()
+        self.channel.events['basic_ack'].add(on_ack)
+        self.channel.events['basic_nack'].add(on_nack)
+        self.seq = 0
+        self._exchanges = set()
+
+    def publish(self, output):
+        if output.exchange not in self._exchanges:
+            bus.ensure_exchange(self.conn, output.exchange,
+                                self.settings.durable_exchanges)
+            self._exchanges.add(output.exchange)
+        self.channel.basic_publish(
+            amqp.Message(output.body, content_type='application/json',
+                         content_encoding='utf-8', delivery_mode=2,
+                         application_headers=output.headers),
+            exchange=output.exchange, routing_key=output.routing_key)
+        self.seq += 1
+        return self.seq
+
+    def close(self):
+        _close_quietly(self.conn)
+
+
+def _close_quietly(conn):
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001 - it is going away either way
+        try:
+            conn.collect()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _drain(conn):
+    """Handle every frame the connection has ready, without blocking."""
+    while True:
+        try:
+            conn.drain_events(timeout=0)
+        except TimeoutError:
+            return
+
+
+class _Stalled(Exception):
+    pass
+
+
+class Relay:
+    def __init__(self, conf, metrics):
+        self.conf = conf
+        self.metrics = metrics
+        self.settings = Settings.from_conf(conf)
+        self.router = self._router(self.settings)
+        self.source = self.target = None
+        self.ledger = Ledger()
+        self.pending = collections.deque()
+        self.stopping = False
+        self.reload_wanted = False
+        self._last_depth_poll = 0.0
+
+    # -- configuration --------------------------------------------------
+
+    def _router(self, settings):
+        translator = translate.Translator.from_directory(
+            settings.mappings_dir)
+        changes = router.ChangeFilter(settings.watch_cache_size)
+        self.metrics.loaded(settings, translator)
+        return router.Router(settings, translator, changes)
+
+    def reload(self):
+        """SIGHUP: new config and mappings, or keep the old ones."""
+        self.reload_wanted = False
+        try:
+            self.conf.reload_config_files()
+            settings = Settings.from_conf(self.conf)
+            new = self._router(settings)
+        # Whatever is wrong with the new files, the relay keeps running.
+        except Exception as exc:  # noqa: BLE001
+            LOG.error('reload refused, the running configuration and '
+                      'mappings stay in force: %s', exc)
+            self.metrics.reloads.labels('failure').inc()
+            self.metrics.loaded(self.settings, self.router.translator)
+            return
+        new.changes = self.router.changes  # what was emitted stays true
+        reconnect = settings.needs_reconnect(self.settings)
+        self.settings, self.router = settings, new
+        self.metrics.reloads.labels('success').inc()
+        LOG.info('reloaded: notification_format=%s, mappings %s (%d rules)',
+                 settings.notification_format, settings.mappings_dir,
+                 len(new.translator.mapping_set.rules))
+        if reconnect:
+            LOG.info('connection settings changed: reconnecting')
+            self._disconnect()
+
+    # -- signals ----------------------------------------------------------
+
+    def install_signal_handlers(self):
+        signal.signal(signal.SIGTERM, self._stop_signal)
+        signal.signal(signal.SIGINT, self._stop_signal)
+        signal.signal(signal.SIGHUP, self._reload_signal)
+
+    def _stop_signal(self, signum, frame):
+        self.stopping = True
+
+    def _reload_signal(self, signum, frame):
+        self.reload_wanted = True
+
+    # -- connections --------------------------------------------------------
+
+    def ready(self):
+        """Why the relay is not ready; [] when it is."""
+        problems = []
+        if self.source is None:
+            problems.append('source bus not connected')
+        if self.target is None:
+            problems.append('target bus not connected')
+        return problems
+
+    def _connect(self):
+        # Target first: with no target, messages wait in the source queue.
+        self.target = Target(self.settings, self._on_ack, self._on_nack)
+        self.metrics.connected.labels('target').set(1)
+        self.source = Source(self.settings, self.pending.append)
+        self.metrics.connected.labels('source').set(1)
+        LOG.info('relaying %s (exchanges %s, topics %s, pool %s) to %s, '
+                 'notification_format=%s',
+                 bus.mask_url(self.settings.source_url),
+                 ','.join(self.settings.exchanges),
+                 ','.join(self.settings.topics), self.settings.pool,
+                 bus.mask_url(self.settings.target_url),
+                 self.settings.notification_format)
+
+    def _disconnect(self):
+        for side in ('source', 'target'):
+            conn = getattr(self, side)
+            if conn is not None:
+                conn.close()
+                setattr(self, side, None)
+            self.metrics.connected.labels(side).set(0)
+        # Unacknowledged deliveries go back to the queue with the channel.
+        self.ledger = Ledger()
+        self.pending.clear()
+        self.metrics.in_flight.set(0)
+
+    # -- confirms -------------------------------------------------------------
+
+    def _on_ack(self, seq, multiple):
+        changes = self.router.changes
+        for _, memo in self.ledger.settle(seq, multiple):
+            if memo is not None:
+                changes.remember(memo)
+
+    def _on_nack(self, seq, multiple):
+        for tag in self.ledger.fail(seq, multiple):
+            self.metrics.publish_failures.labels('nack').inc()
+            LOG.warning('target broker refused an output; its source '
+                        'message will be delivered again')
+            self.source.channel.basic_reject(tag, requeue=True)
+
+    # -- the loop -------------------------------------------------------------
+
+    def run(self):
+        delay = 0.5
+        while not self.stopping:
+            try:
+                self._connect()
+                delay = 0.5
+                self._serve()
+            except (_Stalled, ConnectionError, *bus.CONNECTION_ERRORS) as exc:
+                cause = 'timeout' if isinstance(exc, _Stalled) else \
+                    'connection'
+                if len(self.ledger.sent):
+                    self.metrics.publish_failures.labels(cause).inc(
+                        len(self.ledger.sent))
+                LOG.warning('bus failure, unacknowledged messages will be '
+                            'delivered again; retrying in %.1f s: %s',
+                            delay, _masked(exc, self.settings))
+                self._disconnect()
+                self._sleep(delay)
+                delay = min(delay * 2, self.settings.reconnect_delay_max)
+        self._disconnect()
+        LOG.info('stopped')
+
+    def _sleep(self, seconds):
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(min(0.1, deadline - time.monotonic()))
+
+    def _serve(self):
+        draining = False
+        while True:
+            if self.reload_wanted:
+                self.reload()
+                if self.source is None:
+                    return  # reload asked for new connections
+            if self.stopping and not draining:
+                # Stop consuming; finish what is in flight.
+                self.source.channel.basic_cancel(self.source.consumer_tag)
+                draining = True
+                deadline = time.monotonic() + self.settings.confirm_timeout
+            if draining and not self.pending and not len(self.ledger):
+                return
+            if draining and time.monotonic() > deadline:
+                LOG.warning('stopping with %d messages unconfirmed; they '
+                            'will be delivered again', len(self.ledger))
+                return
+            self._step()
+
+    def _step(self):
+        source, target = self.source, self.target
+        wait = 0 if self.pending else _IDLE_WAIT
+        readable, _, _ = select.select([source.conn.sock, target.conn.sock],
+                                       [], [], wait)
+        if source.conn.sock in readable:
+            _drain(source.conn)
+        if target.conn.sock in readable:
+            _drain(target.conn)
+        if self.pending:
+            self._publish_batch()
+        self._acknowledge()
+        now = time.monotonic()
+        if self.ledger.oldest_unconfirmed_age() > self.settings.confirm_timeout:
+            raise _Stalled('no confirm from the target broker for %.0f s'
+                           % self.settings.confirm_timeout)
+        if now - self._last_depth_poll > 5:
+            self._last_depth_poll = now
+            self.metrics.queue_depth.set(source.depth())
+        source.conn.heartbeat_tick()
+        target.conn.heartbeat_tick()
+
+    def _publish_batch(self):
+        route = self.router.route
+        metrics = self.metrics
+        for _ in range(min(len(self.pending), self.settings.batch_size)):
+            delivery = self.pending.popleft()
+            started = time.perf_counter()
+            routed = route(delivery)
+            metrics.translation.observe(time.perf_counter() - started)
+            metrics.received.labels(delivery.exchange, metrics.event_label(
+                routed.outcome)).inc()
+            self.ledger.open(delivery.tag, routed.timestamp)
+            if routed.outcome is not None and not routed.outcome.ok:
+                LOG.info('dead letter (%s): %s', routed.outcome.kind,
+                         routed.outcome.reason)
+            for output in routed.outputs:
+                seq = self.target.publish(output)
+                self.ledger.expect(delivery.tag, seq, output.remember)
+                metrics.published.labels(output.kind).inc()
+                if output.kind == router.DEAD_LETTER:
+                    metrics.dead_letters.labels(output.reason).inc()
+            if routed.suppressed:
+                metrics.suppressed.inc(routed.suppressed)
+        metrics.in_flight.set(len(self.ledger) + len(self.pending))
+
+    def _acknowledge(self):
+        done = self.ledger.completed()
+        if not done:
+            return
+        self.source.channel.basic_ack(done[-1][0], multiple=True)
+        self.metrics.acknowledged.inc(len(done))
+        for _, timestamp in done:
+            delay = metrics_module.delay_since(timestamp)
+            if delay is not None:
+                self.metrics.delay.observe(delay)
+        self.metrics.in_flight.set(len(self.ledger) + len(self.pending))
+
+
+def _masked(exc, settings):
+    text = str(exc)
+    for url in (settings.source_url, settings.target_url):
+        if url:
+            text = text.replace(url, bus.mask_url(url))
+    return text
