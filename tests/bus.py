@@ -74,8 +74,9 @@ class PrivateBroker:
         subprocess.run(['su', 'rabbitmq', '-s', '/bin/sh', '-c',
                         'rabbitmq-server -detached'], env=self.env,
                        check=True, timeout=60)
+        # Until the node has registered, rabbitmqctl cannot even find it.
+        wait_port(PRIVATE_PORT, timeout=120)
         ctl('await_startup', '--timeout', '120', node=PRIVATE_NODE)
-        wait_port(PRIVATE_PORT)
         return self
 
     def stop_app(self):
@@ -116,12 +117,14 @@ class Collector:
     """A queue of the test's own, bound before anything is published."""
 
     def __init__(self, vhost_name, exchange, binding, port=MAIN_PORT,
-                 durable=False):
+                 durable=False, queue=None):
+        """``durable``: exchange, queue and binding survive a broker
+        restart, and ``queue`` names such a queue to read it again."""
         self.conn = connection(vhost_name, port)
         self.channel = self.conn.channel()
-        self.channel.exchange_declare(exchange, 'topic', durable=False,
+        self.channel.exchange_declare(exchange, 'topic', durable=durable,
                                       auto_delete=False)
-        self.queue = 'collect-%s' % uuid.uuid4().hex[:8]
+        self.queue = queue or 'collect-%s' % uuid.uuid4().hex[:8]
         self.channel.queue_declare(self.queue, durable=durable,
                                    auto_delete=False, exclusive=not durable)
         self.channel.queue_bind(self.queue, exchange, binding)

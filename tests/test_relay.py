@@ -1,7 +1,10 @@
 """The relay end to end, against the machine's real RabbitMQ."""
 
 import json
+import os
+import shutil
 import signal
+import tempfile
 import time
 
 import orjson
@@ -81,3 +84,300 @@ def test_both_on_same_bus_publishes_versioned_and_no_second_copy(
     assert bus.queue_depth(vhost, 'translator') == 0
     assert process.metric('translator_messages_acknowledged_total') == 20
     producer.close()
+
+
+def bodies(messages):
+    return [m.body for m in messages]
+
+
+def test_versioned_mode_same_bus(vhost, mappings, relay):
+    versioned = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
+    legacy = bus.Collector(vhost, 'demo', 'notifications.*')
+    relay(**options(vhost, mappings, 'versioned'))
+    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer.send('thing.create.error', thing('a'))
+    [message] = versioned.take(1)
+    assert message.delivery_info['routing_key'] == \
+        'versioned_notifications.error'
+    assert versioned_message(message)['priority'] == 'ERROR'
+    assert len(legacy.take(1)) == 1 and legacy.rest() == []
+
+
+def test_unversioned_mode_same_bus_adds_nothing(vhost, mappings, relay):
+    versioned = bus.Collector(vhost, 'demo', '#')
+    process = relay(**options(vhost, mappings, 'unversioned'))
+    producer = bus.Producer(bus.url(vhost), 'demo')
+    for _ in range(5):
+        producer.send('thing.create.end', thing('a'))
+    # only the five originals: nothing versioned, no second legacy copy
+    got = versioned.take(5) + versioned.rest()
+    assert [m.delivery_info['routing_key'] for m in got] == [
+        'notifications.info'] * 5
+    deadline = time.monotonic() + 10
+    while process.metric('translator_messages_acknowledged_total') < 5:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert bus.queue_depth(vhost, 'translator') == 0
+
+
+@pytest.mark.parametrize('fmt,kinds', [
+    ('both', ['legacy', 'versioned']),
+    ('versioned', ['versioned']),
+    ('unversioned', ['legacy']),
+])
+def test_bus_to_bus(mappings, relay, fmt, kinds):
+    with bus.vhost() as source, bus.vhost() as target:
+        out = bus.Collector(target, 'demo', '#')
+        relay(**options(source, mappings, fmt, target=target))
+        producer = bus.Producer(bus.url(source), 'demo')
+        producer.send('thing.create.end', thing('a'), priority='warn')
+        got = out.take(len(kinds)) + out.rest()
+        keys = sorted(m.delivery_info['routing_key'] for m in got)
+        expected = {'legacy': 'notifications.warn',
+                    'versioned': 'versioned_notifications.warn'}
+        assert keys == sorted(expected[k] for k in kinds)
+        for message in got:
+            inner = versioned_message(message)
+            if message.delivery_info['routing_key'].startswith('notif'):
+                assert inner['event_type'] == 'thing.create.end'
+                assert inner['payload'] == thing('a')
+            else:
+                assert inner['payload']['demo_object.data']['name'] == 'a'
+                assert inner['priority'] == 'WARN'
+        producer.close()
+
+
+def test_private_topic_deployment(vhost, mappings, relay):
+    """Services send to a topic only the relay reads; the relay puts the
+    legacy copy where legacy consumers read, as Nova's switch would."""
+    out = bus.Collector(vhost, 'demo', '#')
+    opts = options(vhost, mappings, 'both')
+    opts['source']['topics'] = 'legacy_private'
+    relay(**opts)
+    producer = bus.Producer(bus.url(vhost), 'demo', topic='legacy_private')
+    producer.send('thing.create.end', thing('a'))
+    got = out.take(3) + out.rest()
+    assert sorted(m.delivery_info['routing_key'] for m in got) == [
+        'legacy_private.info', 'notifications.info',
+        'versioned_notifications.info']
+
+
+def test_dead_letters_keep_the_body_and_say_why(vhost, mappings, relay):
+    dead = bus.Collector(vhost, 'demo', 'notifications_dead_letter.*')
+    process = relay(**options(vhost, mappings, 'versioned'))
+    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer.send('thing.create.end', dict(id='not-a-uuid', name='x'))
+    producer.send('other.event', {'x': 1})
+    producer.send('thing.legacy_only', {'x': 1})
+    bus.publish_raw(vhost, 'demo', 'notifications.error', b'{not json')
+    got = dead.take(4)
+    assert len(got) == 4
+    headers = [m.properties['application_headers'] for m in got]
+    assert [h['x-translator-outcome'] for h in headers] == [
+        'invalid', 'unmapped', 'unmapped', 'malformed']
+    assert "field id: not a UUID: 'not-a-uuid'" in headers[0][
+        'x-translator-reason']
+    assert headers[0]['x-translator-event-type'] == 'thing.create.end'
+    assert headers[1]['x-translator-reason'] == \
+        "no rule matches event type 'other.event'"
+    assert headers[2]['x-translator-reason'].endswith(
+        'is not translated: no versioned form')
+    assert headers[3]['x-translator-reason'].startswith('not valid JSON')
+    assert 'x-translator-event-type' not in headers[3]
+    assert all(h['x-translator-source-exchange'] == 'demo' for h in headers)
+    assert headers[3]['x-translator-source-routing-key'] == \
+        'notifications.error'
+    assert got[3].delivery_info['routing_key'] == \
+        'notifications_dead_letter.error'
+    assert got[3].body in (b'{not json', '{not json')
+    assert versioned_message(got[0])['payload'] == {'id': 'not-a-uuid',
+                                                    'name': 'x'}
+    assert process.metric('translator_dead_letters_total',
+                          reason='unmapped') == 2
+    assert process.metric('translator_dead_letters_total',
+                          reason='malformed') == 1
+
+
+def test_unchanged_updates_are_not_reemitted(vhost, mappings, relay):
+    versioned = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
+    process = relay(**options(vhost, mappings, 'versioned'))
+    producer = bus.Producer(bus.url(vhost), 'demo')
+    for name, state in [('a', 'x'), ('b', 'x'), ('c', 'y'), ('d', 'x')]:
+        producer.send('thing.update', thing(name, state=state))
+    got = versioned.take(3) + versioned.rest()
+    assert [versioned_message(m)['payload']['demo_object.data']['name']
+            for m in got] == ['a', 'c', 'd']
+    assert process.metric(
+        'translator_unchanged_updates_suppressed_total') == 1
+
+
+def test_bad_config_is_refused_with_a_masked_url(tmp_path, mappings):
+    process = bus.RelayProcess(tmp_path, source={
+        'transport_url': 'kafka://admin:hunter2@127.0.0.1:9092/'},
+        relay={'mappings_dir': mappings})
+    process.start(ready=False)
+    assert process.proc.wait(30) == 2
+    log = process.log.read_text()
+    assert "transport 'kafka'" in log and 'admin:***@' in log
+    assert 'hunter2' not in log
+
+
+def test_loop_configuration_is_refused(tmp_path, vhost, mappings):
+    opts = options(vhost, mappings)
+    opts['target'] = {'versioned_topic': 'notifications'}
+    process = bus.RelayProcess(tmp_path, **opts)
+    process.start(ready=False)
+    assert process.proc.wait(30) == 2
+    assert 'would consume its own output' in process.log.read_text()
+
+
+def test_unreachable_source_is_retried_with_backoff(tmp_path, mappings):
+    process = bus.RelayProcess(tmp_path, source={
+        'transport_url': 'rabbit://guest:s3cret@127.0.0.1:%d/'
+        % bus.free_port()}, relay={'mappings_dir': mappings,
+                                  'reconnect_delay_max': 1})
+    process.start(ready=False)
+    time.sleep(4)
+    assert process.get('/healthz')[0] == 200
+    status, text = process.get('/readyz')
+    assert status == 503 and 'target bus not connected' in text
+    assert process.stop() == 0
+    log = process.log.read_text()
+    attempts = log.count('bus failure')
+    # 0.5 + 1 + 1 + ... s between attempts: a handful, not a busy loop
+    assert 2 <= attempts <= 8, log
+    assert 's3cret' not in log and 'guest:***@' in log
+
+
+def message_ids(messages):
+    return [versioned_message(m)['message_id'] for m in messages]
+
+
+def test_sighup_switches_format_under_traffic_exactly(tmp_path, mappings,
+                                                      relay):
+    """Every message is relayed in exactly one format: before the switch
+    versioned, after it legacy; none twice, none lost."""
+    total = 3000
+    with bus.vhost() as source, bus.vhost() as target:
+        out = bus.Collector(target, 'demo', '#')
+        process = relay(**options(source, mappings, 'versioned',
+                                  target=target, batch_size=50))
+        producer = bus.Producer(bus.url(source), 'demo')
+        for i in range(total):
+            producer.send('thing.create.end', thing('n%d' % i))
+            if i == total // 3:
+                process.write_config(options(source, mappings, 'unversioned',
+                                             target=target, batch_size=50))
+                process.signal(signal.SIGHUP)
+        got = out.take(total, timeout=120)
+        assert out.rest() == []
+        assert len(got) == total
+        names, kinds = [], []
+        for message in got:
+            inner = versioned_message(message)
+            versioned = message.delivery_info['routing_key'].startswith('v')
+            kinds.append(versioned)
+            names.append(inner['payload']['demo_object.data']['name']
+                         if versioned else inner['payload']['name'])
+        assert sorted(names) == sorted('n%d' % i for i in range(total))
+        switch = kinds.index(False)
+        assert 0 < switch and not any(kinds[switch:])
+        assert process.metric('translator_config_reloads_total',
+                              result='success') == 1
+        assert process.metric('translator_notification_format',
+                              format='unversioned') == 1
+        producer.close()
+
+
+def test_sighup_with_a_broken_mapping_keeps_the_old_set(vhost, mappings,
+                                                        relay):
+    versioned = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
+    process = relay(**options(vhost, mappings, 'versioned'))
+    (mappings / 'demo' / 'broken.yaml').write_text('rules: [\n')
+    process.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while process.metric('translator_config_reloads_total',
+                         result='failure') < 1:
+        assert time.monotonic() < deadline, process.log.read_text()
+        time.sleep(0.1)
+    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer.send('thing.create.end', thing('still'))
+    assert len(versioned.take(1)) == 1
+    log = process.log.read_text()
+    assert 'reload refused' in log and 'broken.yaml:2: YAML syntax' in log
+
+
+def test_sigterm_finishes_in_flight_and_exits_cleanly(vhost, mappings,
+                                                      relay):
+    versioned = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
+    process = relay(**options(vhost, mappings, 'versioned'))
+    producer = bus.Producer(bus.url(vhost), 'demo')
+    for i in range(500):
+        producer.send('thing.create.end', thing('n%d' % i))
+    process.signal(signal.SIGTERM)
+    assert process.proc.wait(30) == 0
+    relayed = len(versioned.take(500, timeout=5))
+    # what it did not take stays queued for the next run, unacknowledged
+    # work was not dropped: together they are all 500
+    assert relayed + bus.queue_depth(vhost, 'translator') == 500
+    assert 'stopped' in process.log.read_text()
+
+
+@pytest.fixture(scope='module')
+def private_broker():
+    # Not below pytest's tmp_path: the rabbitmq user cannot enter it.
+    base = tempfile.mkdtemp(prefix='translator-rabbit-')
+    os.chmod(base, 0o755)
+    broker = bus.PrivateBroker(os.path.join(base, 'node')).start()
+    yield broker
+    broker.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_target_down_nothing_acknowledged_then_all_delivered(
+        private_broker, mappings, relay):
+    total = 200
+    with bus.vhost() as source:
+        target_url = 'rabbit://guest:guest@127.0.0.1:%d/' % bus.PRIVATE_PORT
+        out = bus.Collector('/', 'demo', '#', port=bus.PRIVATE_PORT,
+                            durable=True)
+        opts = options(source, mappings, 'versioned', confirm_timeout=2,
+                       reconnect_delay_max=1)
+        opts['target'] = {'transport_url': target_url}
+        process = relay(**opts)
+        producer = bus.Producer(bus.url(source), 'demo')
+        for i in range(total // 2):
+            producer.send('thing.create.end', thing('n%d' % i))
+        assert len(out.take(total // 2)) == total // 2
+        out.close()
+        private_broker.stop_app()
+        acked = process.metric('translator_messages_acknowledged_total')
+        for i in range(total // 2, total):
+            producer.send('thing.create.end', thing('n%d' % i))
+        time.sleep(3)
+        assert process.metric(
+            'translator_messages_acknowledged_total') == acked
+        assert bus.queue_depth(source, 'translator') == total // 2
+        assert process.get('/readyz')[0] == 503
+        private_broker.start_app()
+        out = bus.Collector('/', 'demo', '#', port=bus.PRIVATE_PORT,
+                            durable=True, queue=out.queue)
+        producer.close()
+        process.wait_ready()
+        names = set()
+        deadline = time.monotonic() + 60
+        while len(names) < total // 2 and time.monotonic() < deadline:
+            for message in out.take(1, timeout=1):
+                names.add(versioned_message(message)['payload'][
+                    'demo_object.data']['name'])
+        assert names == {'n%d' % i for i in range(total // 2, total)}
+        assert bus.queue_depth(source, 'translator') == 0
+
+
+def test_quorum_queue_option(vhost, mappings, relay):
+    opts = options(vhost, mappings)
+    opts['source']['quorum_queue'] = 'true'
+    relay(**opts)
+    listing = bus.ctl('list_queues', '-p', vhost, 'name', 'type',
+                      'durable').stdout
+    assert 'translator\tquorum\ttrue' in listing
