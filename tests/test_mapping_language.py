@@ -357,3 +357,84 @@ def test_derived_ids_are_uuid5():
                           ('ünïcode', 12)]:
         assert envelope.derived_id(source, index) == str(uuid.uuid5(
             envelope.ID_NAMESPACE, '%s/%d' % (source, index)))
+
+
+COMPOSED = '''
+payloads:
+  Flavor:
+    version: "1.0"
+    history: {"1.0": Initial version}
+    fields:
+      name: {type: string, source: instance_type}
+      memory_mb: {type: int, source: memory_mb, nullable: true}
+  Resize:
+    version: "1.0"
+    history: {"1.0": Initial version}
+    fields:
+      flavor: {type: object, class: Flavor, source: .}
+      new_flavor: {type: object, class: Flavor, nullable: true,
+                   compose: {instance_type: [new_instance_type, new_name]},
+                   present_if: [new_instance_type, new_name],
+                   otherwise: null}
+      numa: {type: string, source: numa_topology, nullable: true,
+             reject: NUMA topologies are not translated}
+rules:
+  - match: resize
+    event_type: resize
+    payload: Resize
+'''
+
+
+def test_compose_builds_a_nested_object_from_other_keys(make_translator):
+    t = make_translator({'svc/a.yaml': COMPOSED})
+    n = one(t, 'resize', {'instance_type': 'm1.small', 'memory_mb': 2048,
+                          'new_instance_type': 'm1.large'})
+    d = n['payload']['svc_object.data']
+    assert d['flavor']['svc_object.data'] == {'name': 'm1.small',
+                                             'memory_mb': 2048}
+    # Only the composed keys reach the nested class: not the old memory.
+    assert d['new_flavor']['svc_object.data'] == {'name': 'm1.large',
+                                                 'memory_mb': None}
+    d = one(t, 'resize', {'instance_type': 'a', 'new_name': 'b'})[
+        'payload']['svc_object.data']
+    assert d['new_flavor']['svc_object.data']['name'] == 'b'
+    d = one(t, 'resize', {'instance_type': 'a'})['payload']['svc_object.data']
+    assert d['new_flavor'] is None
+
+
+@pytest.mark.parametrize('numa', [None, ''])
+def test_reject_without_a_value_is_null(make_translator, numa):
+    t = make_translator({'svc/a.yaml': COMPOSED.replace('type: string, '
+                                                        'source: numa',
+                                                        'type: int, source: '
+                                                        'numa')})
+    d = one(t, 'resize', {'instance_type': 'a', 'numa_topology': numa})[
+        'payload']['svc_object.data']
+    assert d['numa'] is None
+
+
+def test_reject_with_a_value_is_invalid_with_the_reason(make_translator):
+    t = make_translator({'svc/a.yaml': COMPOSED})
+    outcome = t.translate(legacy('resize', {
+        'instance_type': 'a', 'numa_topology': {'cells': []}}))
+    assert outcome.kind == translate.INVALID
+    assert ('Resize: field numa: NUMA topologies are not translated '
+            '(source numa_topology)') in outcome.reason
+
+
+@pytest.mark.parametrize('field,message', [
+    ('{type: string, compose: {a: b}}', 'only object fields take it'),
+    ('{type: object, class: Flavor, source: ., compose: {a: b}}',
+     'only object fields take it'),
+    ('{type: string, source: n, reject: unsupported}', 'needs a source, no default'),
+    ('{type: string, source: n, nullable: true, default: x, reject: unsupported}',
+     'needs a source, no default'),
+])
+def test_compose_and_reject_are_checked(make_translator, field, message):
+    from translator.mapping import loader
+    text = COMPOSED.replace(
+        '''{type: string, source: numa_topology, nullable: true,
+             reject: NUMA topologies are not translated}''', field)
+    with pytest.raises(loader.MappingError) as caught:
+        make_translator({'svc/a.yaml': text})
+    assert message in str(caught.value)

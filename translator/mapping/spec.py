@@ -133,6 +133,19 @@ class FieldSchema(_Strict):
     since = fields.String(validate=validate.Regexp(VERSION_RE), metadata={
         'description': 'Payload version that added the field (default '
                        'the first version of the class).'})
+    compose = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(IDENTIFIER_RE)),
+        values=_StringOrList(), metadata={'description': (
+            'For `object`, instead of `source`: the nested class reads an '
+            'object made of these keys, each taken from a payload path '
+            '(fallbacks as in `source`); keys without a value are left out. '
+            'For an object whose facts sit under other names (the new '
+            'flavor of a resize) or that needs a fact of its parent.')})
+    reject = fields.String(metadata={'description': (
+        'The message is invalid, with this reason, when the source holds a '
+        'value: the target has the field but the mapping cannot render it '
+        'faithfully, and leaving it out would say something false. '
+        'Without a value the field is null, or absent with `present_if`.')})
     doc = fields.String(metadata={'description': 'What the field holds.'})
 
     @validates_schema
@@ -140,9 +153,21 @@ class FieldSchema(_Strict):
         if 'source' in data and 'constant' in data:
             raise ValidationError('source and constant exclude each other',
                                   'constant')
-        if not ({'source', 'constant', 'default'} & data.keys()):
+        if not ({'source', 'constant', 'default', 'compose'}
+                & data.keys()):
             raise ValidationError(
                 'needs a source, a constant or a default', 'source')
+        if 'compose' in data and (data['type'] != 'object' or {
+                'source', 'constant'} & data.keys()):
+            raise ValidationError(
+                'only object fields take it, instead of a source or '
+                'constant', 'compose')
+        if 'reject' in data and ('source' not in data or {
+                'default', 'constant'} & data.keys() or not (
+                data['nullable'] or 'present_if' in data)):
+            raise ValidationError(
+                'needs a source, no default, and nullable or present_if '
+                '(what the field is without a value)', 'reject')
         if (data['type'] in OBJECT_TYPES) != ('class_' in data):
             raise ValidationError(
                 '`class` is required for object and list_of_objects, '
