@@ -226,8 +226,9 @@ class RelayProcess:
     def start(self, ready=True):
         self._log = open(self.log, 'ab')
         self.proc = subprocess.Popen(
-            [sys.executable, '-m', 'translator.cli', '--config-file',
-             str(self.config), 'relay'], stdout=self._log,
+            # the order the README documents: options after the command
+            [sys.executable, '-m', 'translator.cli', 'relay',
+             '--config-file', str(self.config)], stdout=self._log,
             stderr=subprocess.STDOUT)
         if ready:
             self.wait_ready()

@@ -109,3 +109,10 @@ def test_validate_refuses_with_file_names(tmp_path):
     result = run('--mappings', str(bad), 'translate',
                  stdin=wire(THING).encode())
     assert result.returncode == 2 and result.stdout == b''
+
+
+def test_config_options_are_taken_after_the_command_too():
+    from translator import cli
+    assert cli._hoist_config_options(
+        ['relay', '--config-file', 'a.conf', '--config-dir=d', '-v']) == [
+        '--config-file', 'a.conf', '--config-dir=d', 'relay', '-v']

@@ -81,9 +81,14 @@ def cmd_bench(conf):
     translator = _load(conf.mappings or conf.relay.mappings_dir)
     if translator is None:
         return 2
-    bench.translation(translator, conf.command.corpus or bench.DEFAULT_CORPUS,
-                      rounds=conf.command.rounds)
-    return 0
+    corpus = conf.command.corpus or bench.DEFAULT_CORPUS
+    if conf.command.what == 'translate':
+        from translator.bench import translation
+        translation.run(translator, corpus, rounds=conf.command.rounds)
+        return 0
+    from translator.bench import relay
+    return relay.run(conf, translator, corpus, conf.command.messages,
+                     conf.command.soak)
 
 
 def cmd_relay(conf):
@@ -147,12 +152,39 @@ def _add_commands(subparsers):
     parser = subparsers.add_parser(
         'bench', help='Benchmarks. "translate": per-message translation '
         'time over the golden samples, compiled path beside the naive '
-        'object-building one.')
-    parser.add_argument('what', choices=['translate'])
+        'object-building one. "relay": msg/s of a bare kombu loop, an '
+        'oslo.messaging listener-to-Notifier relay and the translator relay '
+        'on the [source] bus, end-to-end delay, RSS.')
+    parser.add_argument('what', choices=['translate', 'relay'])
     parser.add_argument('--corpus', metavar='DIR',
                         help='Golden samples to use (default tests/golden).')
-    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--rounds', type=int, default=5,
+                        help='translate: rounds per sample.')
+    parser.add_argument('--messages', type=int, default=20000,
+                        help='relay: messages per throughput run.')
+    parser.add_argument('--soak', action='store_true',
+                        help='relay: also relay 1,000,000 messages and '
+                        'compare the RSS at 100k and at 1M.')
     parser.set_defaults(func=cmd_bench)
+
+
+#: Options of the whole command that operators also write after it
+#: (``translator relay --config-file F``), as oslo services take them.
+_HOISTED = ('--config-file', '--config-dir')
+
+
+def _hoist_config_options(argv):
+    front, rest = [], []
+    args = iter(argv)
+    for arg in args:
+        name = arg.split('=', 1)[0]
+        if name in _HOISTED:
+            front.append(arg)
+            if '=' not in arg:
+                front.append(next(args, ''))
+        else:
+            rest.append(arg)
+    return front + rest
 
 
 def main(argv=None):
@@ -164,7 +196,8 @@ def main(argv=None):
     conf.register_cli_opt(cfg.SubCommandOpt(
         'command', title='commands', handler=_add_commands))
     log.register_options(conf)
-    conf(sys.argv[1:] if argv is None else argv, project='translator')
+    conf(_hoist_config_options(sys.argv[1:] if argv is None else argv),
+         project='translator')
     log.setup(conf, 'translator')
     return conf.command.func(conf)
 

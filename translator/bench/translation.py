@@ -1,27 +1,12 @@
-"""Benchmarks; each prints its figures and how to reproduce them."""
+"""Per-message translation time: compiled path beside the objects."""
 
-import pathlib
 import platform
 import statistics
 import time
 
-import orjson
-
 from translator import envelope
+from translator.bench import load_corpus
 from translator.mapping import compiler
-
-DEFAULT_CORPUS = pathlib.Path(__file__).resolve().parent.parent / 'tests' / \
-    'golden'
-
-
-def load_corpus(directory):
-    """The legacy inputs of the golden samples that translate."""
-    raws = []
-    for path in sorted(pathlib.Path(directory).rglob('*.json')):
-        spec = orjson.loads(path.read_bytes())
-        if 'expected' in spec:
-            raws.append((path.stem, orjson.dumps(spec['input'])))
-    return raws
 
 
 def _per_call_us(func, arg, rounds, number):
@@ -35,7 +20,7 @@ def _per_call_us(func, arg, rounds, number):
     return statistics.median(samples)
 
 
-def translation(translator, corpus_dir, rounds=5, number=2000):
+def run(translator, corpus_dir, rounds=5, number=2000):
     corpus = load_corpus(corpus_dir)
     if not corpus:
         raise SystemExit('no golden samples under %s' % corpus_dir)

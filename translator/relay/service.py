@@ -290,7 +290,6 @@ class Relay:
             LOG.error('reload refused, the running configuration and '
                       'mappings stay in force: %s', exc)
             self.metrics.reloads.labels('failure').inc()
-            self.metrics.loaded(self.settings, self.router.translator)
             return
         new.changes = self.router.changes  # what was emitted stays true
         reconnect = settings.needs_reconnect(self.settings)

@@ -1,0 +1,320 @@
+"""The relay benchmark: the translator beside its baselines, one run.
+
+On the [source] bus, with the same corpus (the golden legacy samples,
+Nova and Trove mixed) and the same prefetch, it measures:
+
+(a) a bare kombu consume-and-republish loop without confirms (the ceiling),
+(b) an oslo.messaging notification listener republishing with a Notifier,
+(c) the translator relay, every guarantee on (confirms before acks),
+
+then the end-to-end delay of (c) at a fixed offered rate of half its peak,
+and its peak RSS. Each throughput run preloads the messages into the pool
+queue and times the output from its first message to its last, so
+start-up is not counted.
+"""
+
+import multiprocessing
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+import amqp
+import orjson
+
+from translator import envelope
+from translator.bench import baselines
+from translator.bench import load_corpus
+from translator.relay import bus
+
+_POLL = 0.02
+
+
+class Bench:
+    """Names of one run on the bus, and the connection that feeds it."""
+
+    def __init__(self, url):
+        self.url = url
+        self.conn = bus.connect(url, 0, 'bench')
+        self.channel = self.conn.channel()
+        run = uuid.uuid4().hex[:8]
+        self.exchange = 'bench-%s' % run
+        self.pool = 'bench-pool-%s' % run
+        self.sink = 'bench-sink-%s' % run
+        self.channel.exchange_declare(self.exchange, 'topic', durable=True,
+                                      auto_delete=False)
+
+    def fresh_queues(self):
+        for queue in (self.pool, self.sink):
+            self.channel.queue_delete(queue)
+            self.channel.queue_declare(queue, durable=True,
+                                       auto_delete=False)
+        self.channel.queue_bind(self.pool, self.exchange, 'notifications.*')
+        self.channel.queue_bind(self.sink, self.exchange,
+                                'versioned_notifications.*')
+
+    def depth(self, queue):
+        return self.channel.queue_declare(queue, passive=True).message_count
+
+    def preload(self, bodies, count):
+        for i in range(count):
+            self.channel.basic_publish(
+                amqp.Message(bodies[i % len(bodies)](),
+                             content_type='application/json',
+                             content_encoding='utf-8'),
+                exchange=self.exchange, routing_key='notifications.info')
+        while self.depth(self.pool) < count:
+            time.sleep(_POLL)
+
+    def time_outputs(self, expected, timeout=600):
+        """Seconds from the first output to the expected count, and count."""
+        deadline = time.monotonic() + timeout
+        while self.depth(self.sink) == 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError('no output at all')
+            time.sleep(_POLL)
+        start, first = time.monotonic(), self.depth(self.sink)
+        while self.depth(self.sink) < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError('%d of %d outputs' % (
+                    self.depth(self.sink), expected))
+            time.sleep(_POLL)
+        return time.monotonic() - start, expected - first
+
+    def close(self):
+        for queue in (self.pool, self.sink):
+            self.channel.queue_delete(queue)
+        self.channel.exchange_delete(self.exchange)
+        self.conn.close()
+
+
+def _legacy_bodies(corpus):
+    """Makers of wire bodies with a fresh id and timestamp each call."""
+    makers = []
+    for _, raw in corpus:
+        message = envelope.unwrap(orjson.loads(raw))
+
+        def make(message=message):
+            fresh = dict(message, message_id=str(uuid.uuid4()),
+                         timestamp=str(_utcnow()))
+            fresh.pop('metadata', None)
+            return envelope.wire_body(fresh)
+        makers.append(make)
+    return makers
+
+
+def _utcnow():
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _baseline(bench, target, count, bodies, prefetch):
+    bench.fresh_queues()
+    bench.preload(bodies, count)
+    stop = multiprocessing.get_context('spawn').Event()
+    process = multiprocessing.get_context('spawn').Process(
+        target=target, args=(bench.url, bench.exchange, bench.pool,
+                             prefetch, stop))
+    process.start()
+    try:
+        seconds, timed = bench.time_outputs(count)
+    finally:
+        stop.set()
+        process.join(30)
+        if process.is_alive():
+            process.kill()
+    return timed / seconds
+
+
+class RelayRun:
+    """The translator relay as operators run it: its own process."""
+
+    def __init__(self, conf, bench, workdir):
+        self.config = pathlib.Path(workdir) / 'bench.conf'
+        self.config.write_text(
+            '[source]\ntransport_url = %s\nexchanges = %s\npool = %s\n'
+            '[notifications]\nnotification_format = versioned\n'
+            '[relay]\nmappings_dir = %s\nprefetch = %d\nbatch_size = %d\n'
+            '[metrics]\nport = 0\n' % (
+                bench.url, bench.exchange, bench.pool,
+                conf.mappings or conf.relay.mappings_dir,
+                conf.relay.prefetch, conf.relay.batch_size))
+        self.log = open(pathlib.Path(workdir) / 'relay.log', 'wb')
+        self.proc = subprocess.Popen(
+            [sys.executable, '-m', 'translator.cli', '--config-file',
+             str(self.config), 'relay'], stdout=self.log,
+            stderr=subprocess.STDOUT)
+
+    def status(self, field):
+        """A field of /proc/<pid>/status in MiB (VmRSS, VmHWM)."""
+        with open('/proc/%d/status' % self.proc.pid) as status:
+            for line in status:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1]) / 1024
+        raise KeyError(field)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(60)
+        self.log.close()
+
+
+def _relay_throughput(conf, bench, count, bodies, workdir):
+    bench.fresh_queues()
+    bench.preload(bodies, count)
+    relay = RelayRun(conf, bench, workdir)
+    try:
+        seconds, timed = bench.time_outputs(count)
+        return timed / seconds, relay.status('VmHWM')
+    finally:
+        relay.stop()
+
+
+def _delays(conf, bench, rate, seconds, bodies, workdir):
+    """End-to-end delays (s) at a fixed offered rate, read at the sink."""
+    bench.fresh_queues()
+    relay = RelayRun(conf, bench, workdir)
+    delays = []
+    done = threading.Event()
+
+    def consume():
+        conn = bus.connect(bench.url, 0, 'bench-sink')
+        channel = conn.channel()
+
+        def received(message):
+            inner = orjson.loads(orjson.loads(message.body)['oslo.message'])
+            sent = envelope_time(inner['timestamp'])
+            delays.append(time.time() - sent)
+        channel.basic_consume(bench.sink, callback=received, no_ack=True)
+        while not done.is_set():
+            try:
+                conn.drain_events(timeout=0.2)
+            except TimeoutError:
+                pass
+        conn.close()
+
+    reader = threading.Thread(target=consume, daemon=True)
+    reader.start()
+    try:
+        time.sleep(2)  # the relay connects
+        total = int(rate * seconds)
+        start = time.monotonic()
+        for i in range(total):
+            pause = start + i / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            bench.channel.basic_publish(
+                amqp.Message(bodies[i % len(bodies)](),
+                             content_type='application/json'),
+                exchange=bench.exchange, routing_key='notifications.info')
+        deadline = time.monotonic() + 30
+        while len(delays) < total and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        done.set()
+        reader.join(5)
+        relay.stop()
+    return sorted(delays), total
+
+
+def envelope_time(timestamp):
+    import datetime
+    ts = datetime.datetime.fromisoformat(timestamp)
+    return ts.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def _percentile(values, fraction):
+    return values[min(len(values) - 1, int(len(values) * fraction))]
+
+
+def _soak(conf, bench, bodies, workdir):
+    """RSS of one relay after 100k and after 1M messages."""
+    bench.fresh_queues()
+    relay = RelayRun(conf, bench, workdir)
+    samples = {}
+    try:
+        relayed = 0
+        for chunk in range(10):
+            bench.preload(bodies, 100000)
+            relayed += 100000
+            while bench.depth(bench.sink) < relayed:
+                time.sleep(0.1)
+            # the sink keeps everything; drain it so the broker does not
+            bench.channel.queue_purge(bench.sink)
+            relayed = 0
+            if chunk in (0, 9):
+                samples[(chunk + 1) * 100000] = relay.status('VmRSS')
+    finally:
+        relay.stop()
+    return samples
+
+
+def run(conf, translator, corpus_dir, count, soak):
+    corpus = load_corpus(corpus_dir)
+    bodies = _legacy_bodies(corpus)
+    # Only messages that give exactly one versioned notification, so that
+    # every variant writes one output per input.
+    bodies = [make for make, (_, raw) in zip(bodies, corpus)
+              if len(translator.translate_raw(raw).notifications) == 1]
+    url = conf.source.transport_url
+    prefetch = conf.relay.prefetch
+    bench = Bench(url)
+    workdir = tempfile.mkdtemp(prefix='translator-bench-')
+    try:
+        ceiling = _baseline(bench, baselines.kombu_loop, count, bodies,
+                            prefetch)
+        oslo = _baseline(bench, baselines.oslo_relay, count // 4, bodies,
+                         prefetch)
+        relay, peak_rss = _relay_throughput(conf, bench, count, bodies,
+                                            workdir)
+        delays, offered = _delays(conf, bench, relay / 2, 10, bodies,
+                                  workdir)
+        soak_rss = _soak(conf, bench, bodies, workdir) if soak else None
+    finally:
+        bench.close()
+    from translator.bench import translation
+    print()
+    translate_us = translation.run(translator, corpus_dir, rounds=3,
+                                   number=500)[0]
+    _report(url, count, len(bodies), prefetch, conf.relay.batch_size,
+            ceiling, oslo, relay, translate_us, delays, offered, relay / 2,
+            peak_rss, soak_rss)
+    return 0
+
+
+def _report(url, count, kinds, prefetch, batch, ceiling, oslo, relay,
+            translate_us, delays, offered, rate, peak_rss, soak_rss):
+    print()
+    print('translator bench relay --messages %d%s' % (
+        count, ' --soak' if soak_rss else ''))
+    print('bus %s, %d distinct legacy messages (golden samples, Nova and '
+          'Trove), prefetch %d, batch %d' % (bus.mask_url(url), kinds,
+                                             prefetch, batch))
+    print('machine: %d cores, Python %s, %s' % (
+        os.cpu_count(), platform.python_version(), platform.platform()))
+    print('%-58s %10s' % ('', 'msg/s'))
+    print('%-58s %10.0f' % ('(a) bare kombu consume+republish, no confirms',
+                            ceiling))
+    print('%-58s %10.0f' % ('(b) oslo.messaging listener -> Notifier', oslo))
+    print('%-58s %10.0f' % ('(c) translator relay, confirms before acks',
+                            relay))
+    print('c/a = %.2f   c/b = %.1f' % (relay / ceiling, relay / oslo))
+    print('translation: %.1f us/msg (median over the samples)'
+          % translate_us)
+    if delays:
+        print('end-to-end delay at %.0f msg/s offered (half of c), %d of %d '
+              'received: p50 %.1f ms, p99 %.1f ms' % (
+                  rate, len(delays), offered,
+                  1000 * statistics.median(delays),
+                  1000 * _percentile(delays, 0.99)))
+    print('relay peak RSS: %.1f MiB' % peak_rss)
+    if soak_rss:
+        first, last = soak_rss[100000], soak_rss[1000000]
+        print('relay RSS after 100k: %.1f MiB, after 1M: %.1f MiB '
+              '(%+.1f %%)' % (first, last, 100 * (last - first) / first))
