@@ -381,3 +381,54 @@ def test_quorum_queue_option(vhost, mappings, relay):
     listing = bus.ctl('list_queues', '-p', vhost, 'name', 'type',
                       'durable').stdout
     assert 'translator\tquorum\ttrue' in listing
+
+
+def test_oslo_listener_receives_nova_notifications_as_nova_sends_them(
+        vhost, relay):
+    """A consumer written for Nova's native versioned notifications, an
+    oslo.messaging listener on versioned_notifications, works unchanged."""
+    import oslo_messaging
+    from oslo_config import cfg
+    from tests.compare import differences
+    from tests.conftest import ROOT
+
+    golden = json.loads((ROOT / 'tests/golden/nova/'
+                         'instance-create-end-real.json').read_text())
+    received = []
+
+    class Endpoint:
+        def info(self, ctxt, publisher_id, event_type, payload, metadata):
+            received.append((ctxt, publisher_id, event_type, payload,
+                             metadata))
+
+    conf = cfg.ConfigOpts()
+    conf([], project='translator-tests')
+    transport = oslo_messaging.get_notification_transport(
+        conf, url=bus.url(vhost))
+    listener = oslo_messaging.get_notification_listener(
+        transport, [oslo_messaging.Target(topic='versioned_notifications',
+                                          exchange='nova')],
+        [Endpoint()], executor='threading', pool='nova-consumer')
+    listener.start()
+    try:
+        relay(source={'transport_url': bus.url(vhost)},
+              notifications={'notification_format': 'versioned'})
+        legacy = golden['input']
+        producer = bus.Producer(bus.url(vhost), 'nova',
+                                publisher_id=legacy['publisher_id'])
+        producer.send(legacy['event_type'], legacy['payload'])
+        deadline = time.monotonic() + 30
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.1)
+        producer.close()
+    finally:
+        listener.stop()
+        listener.wait()
+        transport.cleanup()
+    [(ctxt, publisher_id, event_type, payload, metadata)] = received
+    expected = golden['expected'][0]
+    assert (publisher_id, event_type) == ('nova-compute:Node_0',
+                                          'instance.create.end')
+    assert differences(expected['payload'], payload) == []
+    assert ctxt['request_id'] == 'req-7'
+    assert metadata['timestamp'] and metadata['message_id']

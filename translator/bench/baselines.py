@@ -48,25 +48,35 @@ def oslo_relay(url, exchange, pool, prefetch, stop):
     import oslo_messaging
     from oslo_config import cfg
 
-    from oslo_messaging import opts
+    import tempfile
 
-    conf = cfg.ConfigOpts()
-    for group, group_opts in opts.list_opts():
-        conf.register_opts(group_opts, group=group)
-    conf([], project='translator-bench')
-    # The pool queue and exchange exist, durable; declare them alike.
-    conf.set_override('amqp_durable_queues', True, 'oslo_messaging_rabbit')
-    conf.set_override('rabbit_qos_prefetch_count', prefetch,
-                      'oslo_messaging_rabbit')
+    # The pool queue and exchange exist, durable: the listener must declare
+    # them alike. The driver registers these options when it loads, so
+    # they come from a file rather than overrides.
+    with tempfile.NamedTemporaryFile('w', suffix='.conf') as conf_file:
+        conf_file.write('[oslo_messaging_rabbit]\namqp_durable_queues = true'
+                        '\nrabbit_qos_prefetch_count = %d\n' % prefetch)
+        conf_file.flush()
+        conf = cfg.ConfigOpts()
+        conf(['--config-file', conf_file.name], project='translator-bench')
     oslo_messaging.set_transport_defaults(control_exchange=exchange)
     transport = oslo_messaging.get_notification_transport(conf, url=url)
     notifier = oslo_messaging.Notifier(
         transport, publisher_id='bench', driver='messagingv2',
         topics=['versioned_notifications'])
 
-    class Endpoint:
-        def info(self, ctxt, publisher_id, event_type, payload, metadata):
-            notifier.info(ctxt, event_type, payload)
+    def republisher(priority):
+        send = getattr(notifier, priority)
+
+        def republish(self, ctxt, publisher_id, event_type, payload,
+                      metadata):
+            send(ctxt, event_type, payload)
+        return republish
+
+    # The dispatcher drops what no method of its priority takes.
+    Endpoint = type('Endpoint', (), {
+        p: republisher(p) for p in ('audit', 'debug', 'info', 'warn',
+                                    'error', 'critical', 'sample')})
 
     listener = oslo_messaging.get_notification_listener(
         transport, [oslo_messaging.Target(topic='notifications',

@@ -101,8 +101,11 @@ def _legacy_bodies(corpus):
         message = envelope.unwrap(orjson.loads(raw))
 
         def make(message=message):
+            # oslo.messaging listeners drop repeated _unique_ids.
             fresh = dict(message, message_id=str(uuid.uuid4()),
-                         timestamp=str(_utcnow()))
+                         timestamp=str(_utcnow()), _unique_id=uuid.uuid4().hex)
+            # as a Notifier sends it; some samples are bare dicts
+            fresh.setdefault('priority', envelope.DEFAULT_PRIORITY)
             fresh.pop('metadata', None)
             return envelope.wire_body(fresh)
         makers.append(make)
