@@ -90,15 +90,33 @@ class RelayMetrics:
                       'python': platform.python_version()})
         for side in ('source', 'target'):
             self.connected.labels(side).set(0)
-        for kind in (router.VERSIONED, router.LEGACY, router.DEAD_LETTER):
-            self.published.labels(kind)
-        for reason in ('malformed', 'unmapped', 'invalid'):
-            self.dead_letters.labels(reason)
         for cause in ('nack', 'timeout', 'connection'):
             self.publish_failures.labels(cause)
         for result in ('success', 'failure'):
             self.reloads.labels(result)
         self._known_events = frozenset()
+        # Label children, looked up once: labels() costs more than inc().
+        self._received = {}
+        self._published = {kind: self.published.labels(kind) for kind in (
+            router.VERSIONED, router.LEGACY, router.DEAD_LETTER)}
+        self._dead_letters = {reason: self.dead_letters.labels(reason)
+                              for reason in ('malformed', 'unmapped',
+                                             'invalid')}
+
+    def routed(self, exchange, routed, seconds):
+        """One delivery translated in ``seconds``, its outputs published."""
+        self.translation.observe(seconds)
+        key = (exchange, self.event_label(routed.outcome))
+        received = self._received.get(key)
+        if received is None:
+            received = self._received[key] = self.received.labels(*key)
+        received.inc()
+        for output in routed.outputs:
+            self._published[output.kind].inc()
+            if output.kind == router.DEAD_LETTER:
+                self._dead_letters[output.reason].inc()
+        if routed.suppressed:
+            self.suppressed.inc(routed.suppressed)
 
     def loaded(self, settings, translator_):
         """The config and mapping set in force changed."""

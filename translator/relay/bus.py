@@ -56,8 +56,14 @@ def same_bus(url_a, url_b):
         (h.hostname, h.port or 5672) for h in b.hosts} != set()
 
 
-def connect(url, heartbeat, name):
-    """An open amqp.Connection to the first reachable host of the URL."""
+def connect(url, heartbeat, name, write_timeout=None):
+    """An open amqp.Connection to the first reachable host of the URL.
+
+    With ``write_timeout`` the connection does not ask to be told when the
+    broker blocks publishers: py-amqp would then read the socket before
+    every publish, a system call per message. A blocked broker shows
+    instead as a write or a confirm that takes too long.
+    """
     parsed = parse(url)
     last = None
     for host in parsed.hosts:
@@ -67,7 +73,11 @@ def connect(url, heartbeat, name):
             password=host.password or 'guest',
             virtual_host=parsed.virtual_host or '/',
             heartbeat=heartbeat, connect_timeout=10,
+            write_timeout=write_timeout,
             client_properties={'connection_name': 'translator-%s' % name})
+        if write_timeout is not None:
+            conn.negotiate_capabilities = dict(
+                conn.negotiate_capabilities, **{'connection.blocked': False})
         try:
             conn.connect()
             return conn

@@ -208,7 +208,8 @@ class Target:
     def __init__(self, settings, on_ack, on_nack):
         self.settings = settings
         self.conn = bus.connect(settings.target_url, settings.heartbeat,
-                                'target')
+                                'target',
+                                write_timeout=settings.confirm_timeout)
         self.channel = self.conn.channel()
         self.channel.confirm_select()
         self.channel.events['basic_ack'].add(on_ack)
@@ -445,9 +446,7 @@ class Relay:
             delivery = self.pending.popleft()
             started = time.perf_counter()
             routed = route(delivery)
-            metrics.translation.observe(time.perf_counter() - started)
-            metrics.received.labels(delivery.exchange, metrics.event_label(
-                routed.outcome)).inc()
+            seconds = time.perf_counter() - started
             self.ledger.open(delivery.tag, routed.timestamp)
             if routed.outcome is not None and not routed.outcome.ok:
                 LOG.info('dead letter (%s): %s', routed.outcome.kind,
@@ -455,11 +454,7 @@ class Relay:
             for output in routed.outputs:
                 seq = self.target.publish(output)
                 self.ledger.expect(delivery.tag, seq, output.remember)
-                metrics.published.labels(output.kind).inc()
-                if output.kind == router.DEAD_LETTER:
-                    metrics.dead_letters.labels(output.reason).inc()
-            if routed.suppressed:
-                metrics.suppressed.inc(routed.suppressed)
+            metrics.routed(delivery.exchange, routed, seconds)
         metrics.in_flight.set(len(self.ledger) + len(self.pending))
 
     def _acknowledge(self):
