@@ -294,6 +294,27 @@ def _simple_key(field):
     return key
 
 
+_CONDITIONAL = frozenset({'when', 'present_if'})
+_IMMUTABLE = (type(None), str, int, float, bool)
+
+
+def _fixed(field):
+    """A constant field whose primitive can be shared by every message."""
+    if 'constant' not in field.spec or _CONDITIONAL & field.spec.keys():
+        return False
+    try:
+        return isinstance(field.primitive({}, {}), _IMMUTABLE)
+    except FieldError:
+        return False  # it fails for every message; the closure says why
+
+
+def _whole_payload_object(field):
+    """A nested object read, unconditionally, from the payload itself."""
+    spec = field.spec
+    return (spec['type'] == 'object' and spec.get('source') == ['.']
+            and not (_CONDITIONAL | {'reject'}) & spec.keys())
+
+
 def _generate_primitive(plan):
     """Python source for ``primitive(root, ctx)`` of one payload class.
 
@@ -310,6 +331,19 @@ def _generate_primitive(plan):
     for i, field in enumerate(plan.fields):
         name = field.name
         env['N%d' % i] = name
+        if _fixed(field):
+            # The same value for every message: computed once, here.
+            env['V%d' % i] = field.primitive({}, {})
+            lines.append('        data[N%d] = V%d' % (i, i))
+            continue
+        if _whole_payload_object(field):
+            # looked up per call: the nested class may be compiled later
+            env['P%d' % i] = field.nested
+            lines += ['        try:',
+                      '            data[N%d] = P%d.primitive(root, ctx)' % (i, i),
+                      '        except FieldError as exc:',
+                      '            raise exc.within(N%d) from None' % i]
+            continue
         key = _simple_key(field)
         if key is None:
             env['P%d' % i] = field.primitive

@@ -3,6 +3,7 @@
 import socket
 
 import amqp
+from amqp import method_framing
 import oslo_messaging
 from oslo_config import cfg
 
@@ -56,7 +57,40 @@ def same_bus(url_a, url_b):
         (h.hostname, h.port or 5672) for h in b.hosts} != set()
 
 
-def connect(url, heartbeat, name, write_timeout=None):
+class BatchedWrites:
+    """Frames held while a batch is published, then sent in one write.
+
+    One system call per message costs the relay and, more, the broker,
+    which then reads many small packets. Used as py-amqp's transport by its
+    frame writer; anything waiting for a reply must ``flush`` first.
+    """
+
+    def __init__(self):
+        self._transport = None
+        self._held = None
+
+    def frame_writer(self, connection, transport):
+        self._transport = transport
+        return method_framing.frame_writer(connection, self)
+
+    def write(self, data):
+        if self._held is None:
+            self._transport.write(data)
+        else:
+            self._held.append(bytes(data))  # data is py-amqp's reused buffer
+
+    def hold(self):
+        self._held = []
+
+    def flush(self):
+        """Send what is held; whether writes were being held."""
+        held, self._held = self._held, None
+        if held:
+            self._transport.write(b''.join(held))
+        return held is not None
+
+
+def connect(url, heartbeat, name, write_timeout=None, frame_writer=None):
     """An open amqp.Connection to the first reachable host of the URL.
 
     With ``write_timeout`` the connection does not ask to be told when the
@@ -74,6 +108,7 @@ def connect(url, heartbeat, name, write_timeout=None):
             virtual_host=parsed.virtual_host or '/',
             heartbeat=heartbeat, connect_timeout=10,
             write_timeout=write_timeout,
+            frame_writer=frame_writer or method_framing.frame_writer,
             client_properties={'connection_name': 'translator-%s' % name})
         if write_timeout is not None:
             conn.negotiate_capabilities = dict(

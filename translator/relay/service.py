@@ -117,7 +117,8 @@ class Ledger:
         self.sent[seq] = (tag, memo, time.monotonic())
 
     def settle(self, seq, multiple):
-        """Confirmed sequence numbers -> [(source tag, memo)]."""
+        """Confirmed sequence numbers -> [(source tag, memo)]; the tag is
+        None where the source message was already delivered again."""
         if multiple:
             done = []
             while self.sent and next(iter(self.sent)) <= seq:
@@ -127,18 +128,19 @@ class Ledger:
         settled = []
         for _, (tag, memo, _) in done:
             entry = self.waiting.get(tag)
-            if entry is not None:  # else its source was already requeued
+            if entry is None:  # its source was already delivered again
+                tag = None
+            else:
                 entry[0] -= 1
-                settled.append((tag, memo))
+            settled.append((tag, memo))
         return settled
 
     def fail(self, seq, multiple):
-        """Refused sequence numbers -> source tags to deliver again."""
-        tags = []
-        for tag, _ in self.settle(seq, multiple):
-            if self.waiting.pop(tag, None) is not None:
-                tags.append(tag)
-        return tags
+        """Refused sequence numbers -> [(source tag to deliver again or
+        None if it already is, memo)]."""
+        return [(tag if tag is not None and self.waiting.pop(tag, None)
+                 is not None else None, memo)
+                for tag, memo in self.settle(seq, multiple)]
 
     def completed(self):
         """Source messages whose outputs are all confirmed, in order.
@@ -207,9 +209,11 @@ class Target:
 
     def __init__(self, settings, on_ack, on_nack):
         self.settings = settings
+        self.writes = bus.BatchedWrites()
         self.conn = bus.connect(settings.target_url, settings.heartbeat,
                                 'target',
-                                write_timeout=settings.confirm_timeout)
+                                write_timeout=settings.confirm_timeout,
+                                frame_writer=self.writes.frame_writer)
         self.channel = self.conn.channel()
         self.channel.confirm_select()
         self.channel.events['basic_ack'].add(on_ack)
@@ -219,8 +223,11 @@ class Target:
 
     def publish(self, output):
         if output.exchange not in self._exchanges:
+            holding = self.writes.flush()
             bus.ensure_exchange(self.conn, output.exchange,
                                 self.settings.durable_exchanges)
+            if holding:
+                self.writes.hold()
             self._exchanges.add(output.exchange)
         self.channel.basic_publish(
             amqp.Message(output.body, content_type='application/json',
@@ -350,6 +357,7 @@ class Relay:
             self.metrics.connected.labels(side).set(0)
         # Unacknowledged deliveries go back to the queue with the channel.
         self.ledger = Ledger()
+        self.router.changes.connection_lost()
         self.pending.clear()
         self.metrics.in_flight.set(0)
 
@@ -359,10 +367,15 @@ class Relay:
         changes = self.router.changes
         for _, memo in self.ledger.settle(seq, multiple):
             if memo is not None:
+                # delivered even if its source comes back: it is known
                 changes.remember(memo)
 
     def _on_nack(self, seq, multiple):
-        for tag in self.ledger.fail(seq, multiple):
+        for tag, memo in self.ledger.fail(seq, multiple):
+            if memo is not None:
+                self.router.changes.forget(memo)
+            if tag is None:
+                continue
             self.metrics.publish_failures.labels('nack').inc()
             LOG.warning('target broker refused an output; its source '
                         'message will be delivered again')
@@ -442,6 +455,14 @@ class Relay:
     def _publish_batch(self):
         route = self.router.route
         metrics = self.metrics
+        self.target.writes.hold()
+        try:
+            self._publish_some(route, metrics)
+        finally:
+            self.target.writes.flush()
+        metrics.in_flight.set(len(self.ledger) + len(self.pending))
+
+    def _publish_some(self, route, metrics):
         for _ in range(min(len(self.pending), self.settings.batch_size)):
             delivery = self.pending.popleft()
             started = time.perf_counter()
@@ -455,7 +476,6 @@ class Relay:
                 seq = self.target.publish(output)
                 self.ledger.expect(delivery.tag, seq, output.remember)
             metrics.routed(delivery.exchange, routed, seconds)
-        metrics.in_flight.set(len(self.ledger) + len(self.pending))
 
     def _acknowledge(self):
         done = self.ledger.completed()

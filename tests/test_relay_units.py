@@ -1,0 +1,73 @@
+"""The relay's bookkeeping, without a broker: what may be acknowledged
+and what counts as already emitted."""
+
+from translator.relay import router
+from translator.relay import service
+from tests.conftest import DEMO_MAPPINGS, ID, legacy
+
+
+def test_acks_cover_only_fully_confirmed_prefixes():
+    ledger = service.Ledger()
+    for tag in (1, 2, 3):
+        ledger.open(tag, 'ts%d' % tag)
+    ledger.expect(1, 10, None)
+    ledger.expect(2, 11, None)
+    ledger.expect(2, 12, None)
+    # 3 has no output at all (its copy is already in place)
+    assert ledger.completed() == []
+    ledger.settle(12, False)
+    assert ledger.completed() == []  # 1 and 11 still unconfirmed
+    ledger.settle(11, True)  # multiple: 10 and 11
+    assert ledger.completed() == [(1, 'ts1'), (2, 'ts2'), (3, 'ts3')]
+    assert len(ledger) == 0
+
+
+def test_a_refused_output_redelivers_its_source_once():
+    ledger = service.Ledger()
+    ledger.open(1, None)
+    ledger.open(2, None)
+    ledger.expect(1, 10, 'm10')
+    ledger.expect(1, 11, 'm11')
+    ledger.expect(2, 12, None)
+    assert ledger.fail(11, True) == [(1, 'm10'), (None, 'm11')]
+    ledger.settle(12, False)
+    assert ledger.completed() == [(2, None)]
+
+
+def test_change_filter_counts_in_flight_updates_and_forgets_refused(
+        make_translator):
+    translator = make_translator(DEMO_MAPPINGS)
+    changes = router.ChangeFilter(10)
+
+    def check(state):
+        outcome = translator.translate(legacy('thing.update', dict(
+            id=ID, name='x', state=state)))
+        return changes.check(outcome.rules[0],
+                             outcome.notifications[0]['payload'])
+
+    emit, memo = check('a')
+    assert emit
+    assert check('a') == (False, None)  # same as the one in flight
+    changes.forget(memo)  # refused: the next 'a' goes out again
+    emit, memo = check('a')
+    assert emit
+    changes.remember(memo)
+    assert check('a') == (False, None)
+    changes.connection_lost()
+    assert check('a') == (False, None)  # confirmed ones stay known
+    assert check('b')[0]
+
+
+def test_change_filter_is_bounded(make_translator):
+    translator = make_translator(DEMO_MAPPINGS)
+    changes = router.ChangeFilter(2)
+    rule = translator.index.rules[1]
+    for ident in ('1', '2', '3'):
+        payload = {rule.payload.data_key: {'id': ident, 'state': 's'}}
+        emit, memo = changes.check(rule, payload)
+        changes.remember(memo)
+    # the oldest is forgotten: its next update is emitted, never lost
+    assert changes.check(rule, {rule.payload.data_key: {
+        'id': '1', 'state': 's'}})[0]
+    assert not changes.check(rule, {rule.payload.data_key: {
+        'id': '3', 'state': 's'}})[0]
