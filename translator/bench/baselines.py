@@ -7,14 +7,12 @@ process of its own by the relay benchmark.
   notification listener whose endpoint republishes with a Notifier.
 
 Both read the benchmark's pool queue and write each message unchanged to
-``versioned_notifications.info`` on the same exchange, so the benchmark
-counts their output exactly as the translator's.
+``<topic>.<priority>`` on the same exchange, so the benchmark counts their
+output exactly as the translator's.
 """
 
-OUTPUT_KEY = 'versioned_notifications.info'
 
-
-def kombu_loop(url, exchange, pool, prefetch, stop):
+def kombu_loop(url, exchange, pool, topic, prefetch, stop):
     import kombu
     # kombu names the transport oslo.messaging calls rabbit:// amqp://.
     url = 'amqp://' + url.partition('://')[2]
@@ -31,7 +29,7 @@ def kombu_loop(url, exchange, pool, prefetch, stop):
 
         def relay(message):
             producer.publish(message.body, exchange=exchange,
-                             routing_key=OUTPUT_KEY,
+                             routing_key=topic + '.info',
                              content_type='application/json',
                              content_encoding='utf-8')
             message.ack()
@@ -44,7 +42,7 @@ def kombu_loop(url, exchange, pool, prefetch, stop):
                     pass
 
 
-def oslo_relay(url, exchange, pool, prefetch, stop):
+def oslo_relay(url, exchange, pool, topic, prefetch, stop):
     import oslo_messaging
     from oslo_config import cfg
 
@@ -63,7 +61,7 @@ def oslo_relay(url, exchange, pool, prefetch, stop):
     transport = oslo_messaging.get_notification_transport(conf, url=url)
     notifier = oslo_messaging.Notifier(
         transport, publisher_id='bench', driver='messagingv2',
-        topics=['versioned_notifications'])
+        topics=[topic])
 
     def republisher(priority):
         send = getattr(notifier, priority)
