@@ -1,0 +1,96 @@
+"""Payload fingerprints, as Nova keeps them: a change to a payload class's
+fields or to where they come from, without a version bump, fails here.
+
+When a change is deliberate: bump the class's version, add the version to
+its history, and put the new fingerprint printed by the failure below.
+"""
+
+from oslo_versionedobjects import fixture
+
+from translator import objects
+from translator import translate
+from tests.conftest import DEMO_MAPPINGS, MAPPINGS, write_mappings
+
+EXPECTED = {
+    'nova.AuditPeriodPayload': '1.0-4111e7e537054b2ec871c4008c5b1ac2',
+    'nova.ComputeTaskPayload': '1.0-b674c62eb7014de054ac02593ff46c13',
+    'nova.ExceptionPayload': '1.1-027e746abe63bb909e13072bcd4fbeee',
+    'nova.FlavorPayload': '1.4-5634e2333f6436f90f048fbe0075a7c1',
+    'nova.ImageMetaPayload': '1.0-d54444707a4505a2c12f881ef6ddbc72',
+    'nova.ImageMetaPropsPayload': '1.20-6cece9ce863c659ab296ba1ddcbc98fa',
+    'nova.InstanceActionPayload': '1.9-97a42856269389047c59e1fd232b5af0',
+    'nova.InstanceActionRebuildPayload': '1.10-31147005741d7cf1007767bb2f11911f',
+    'nova.InstanceActionRescuePayload': '1.4-43170dfc4344da8018825587d06e3500',
+    'nova.InstanceActionResizePrepPayload': '1.4-01313ddbe3b6fb5e55591bd9c25fcfa1',
+    'nova.InstanceActionVolumePayload': '1.7-b5557c9ba9ad62fe0a67c9492c704692',
+    'nova.InstanceCreatePayload': '1.13-46baf1fcff5f8e5b70b25c8413788b50',
+    'nova.InstanceExistsPayload': '2.1-d81f367f4c09f1761c1a4b74aa67da30',
+    'nova.InstancePCIRequestPayload': '1.1-9140148e0e1de785aeedfea3a8485c99',
+    'nova.InstancePCIRequestsPayload': '1.0-647715352a565bcb478592c5aa6e99f6',
+    'nova.InstancePayload': '1.9-e5d25d8780b123991a389e36c71c0248',
+    'nova.InstanceStateUpdatePayload': '1.0-f50af00873bed6330bd2214d64270677',
+    'nova.InstanceUpdatePayload': '2.1-a0bf08f3a9277bf6b30028541992766b',
+    'nova.IpPayload': '1.0-aa3e27f284d733ea19244441e9124bf3',
+    'nova.KeypairPayload': '1.0-c8f1cad6306cd165be2a3683e8cd82c5',
+    'nova.LibvirtErrorPayload': '1.0-453dcc01bfe002485c5b13b7e57b0d7c',
+    'nova.MetricPayload': '1.0-1713362955c65109ee817aa81832b759',
+    'nova.MetricsPayload': '1.0-094116ce9369ce7f0be64929da8b1ad8',
+    'nova.RequestSpecPayload': '1.1-c77a5cc2d0596b32731a3a9c7f7f6249',
+    'nova.ServerGroupPayload': '1.1-c1f1574aa1219af404dbfb5dc662c09f',
+    'nova.VolumeUsagePayload': '1.0-f4dfaead2efac1dd517d375405e270ab',
+    'trove.TroveActionPayload': '1.0-8193a3158a664d0e55c7e309c18acd3a',
+    'trove.TroveAuditPeriodPayload': '1.0-4249d7cae99d8a94a0294787611e82ee',
+    'trove.TroveBackupActionPayload': '1.0-0b96c7ddb59b33ac432c5db70205123b',
+    'trove.TroveClusterActionPayload': '1.0-1791f045182cd5dd96caef0cf5c0ed94',
+    'trove.TroveConfigurationActionPayload': '1.0-7625c05126841385603ec84f94c6ef34',
+    'trove.TroveDatabaseActionPayload': '1.0-6e1db8921abe2ed3ac5c5cb25a8cf02b',
+    'trove.TroveDatabaseSpecPayload': '1.0-58fc9db00908bf83042f215e50794b03',
+    'trove.TroveDatastorePayload': '1.0-a567e2bcec34cf7f34fcadafa28b6fc0',
+    'trove.TroveFaultPayload': '1.0-7498baed71c433828bab39d79e5e3f07',
+    'trove.TroveFlavorPayload': '1.0-d4a4e17889e1caf50496eed3c2e4848c',
+    'trove.TroveInstanceActionPayload': '1.0-5e717c0525bff2c6e53d551f85914c4a',
+    'trove.TroveInstanceCreateActionPayload': '1.0-825dfceec2e970ac3a4942873ae5357d',
+    'trove.TroveInstanceCreateUsagePayload': '1.0-a3ac6520b548c3748e14eb8433159d1b',
+    'trove.TroveInstanceDeleteUsagePayload': '1.0-ad348be35be50f98ffb2fdb369cdbfd6',
+    'trove.TroveInstanceExistsPayload': '1.0-d2de8d2080bfed620ab2203692571166',
+    'trove.TroveInstanceModifyUsagePayload': '1.0-b928777ee931b94757a562d8f1a1d59d',
+    'trove.TroveInstanceResizeFlavorUsagePayload': '1.0-0885d1e539f34bb3c5c63de95a6b121d',
+    'trove.TroveInstanceResizeVolumeUsagePayload': '1.0-9d6ab1c1daa8cc63b0c1fb1af740b5d5',
+    'trove.TroveInstanceUsagePayload': '1.0-4220afa373e375273c1d2bc36ae148b8',
+    'trove.TroveNicPayload': '1.0-3bffb9c0b212b7f03f192e4567d1a3a7',
+    'trove.TroveQuotaPayload': '1.0-68d24b69194617800e574a975fc62864',
+    'trove.TroveRequestPayload': '1.0-96f368566860c3d49fa1e9b926ac3050',
+    'trove.TroveUserActionPayload': '1.0-c09631894b3d326784cd9ea05b9a1260',
+    'trove.TroveUserSpecPayload': '1.0-10e832d596f8501acedabde5acf6a018',
+    'trove.TroveVolumePayload': '1.0-cbacf0f503860c97908056c60f53c718',
+}
+
+
+def fingerprints(translator):
+    checker = fixture.ObjectVersionChecker({
+        '%s.%s' % key: [cls]
+        for key, cls in translator.registry.classes.items()})
+    return checker.get_hashes(
+        extra_data_func=objects.mapping_fingerprint_data)
+
+
+def test_shipped_payload_fingerprints():
+    actual = fingerprints(translate.Translator.from_directory(MAPPINGS))
+    changed = {name: actual.get(name) for name in set(actual) | set(EXPECTED)
+               if actual.get(name) != EXPECTED.get(name)}
+    assert not changed, (
+        'payload classes changed; bump their version if consumers can see '
+        'it, then set these fingerprints in EXPECTED: %r' % changed)
+
+
+def test_a_mapping_change_changes_the_fingerprint(tmp_path):
+    before = fingerprints(translate.Translator.from_directory(
+        write_mappings(tmp_path / 'a', DEMO_MAPPINGS)))
+    changed = DEMO_MAPPINGS['demo/thing.yaml'].replace(
+        'name: {type: string, source: name}',
+        'name: {type: string, source: title}')
+    after = fingerprints(translate.Translator.from_directory(
+        write_mappings(tmp_path / 'b', {'demo/thing.yaml': changed})))
+    assert before['demo.ThingPayload'] != after['demo.ThingPayload']
+    # same version, different fingerprint: exactly what the test above flags
+    assert before['demo.ThingPayload'][:4] == after['demo.ThingPayload'][:4]
