@@ -58,7 +58,7 @@ class Translator:
         for rule in self.index.rules:
             names |= rule.exact
         for globs, _, _ in self.mapping_set.untranslated:
-            names |= {g for g in globs if not any(c in g for c in '*?[')}
+            names |= {g for g in globs if not rules.is_glob(g)}
         return frozenset(names)
 
     @classmethod

@@ -7,9 +7,9 @@ or builds the real oslo.versionedobjects object (``build``), which is the
 reference the hot path is tested against.
 """
 
-import fnmatch
 import re
 
+from translator.mapping import rules
 from translator.mapping import values
 
 #: A field whose ``when`` condition is false and that is left out.
@@ -32,9 +32,8 @@ class FieldError(Exception):
 
 def compile_condition(condition):
     """``{key: globs}`` to a predicate over the context dict."""
-    checks = tuple(
-        (key, re.compile('|'.join(fnmatch.translate(g) for g in globs)).match)
-        for key, globs in condition.items())
+    checks = tuple((key, rules.glob_matcher(globs))
+                   for key, globs in condition.items())
 
     def holds(ctx):
         for key, match in checks:

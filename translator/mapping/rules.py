@@ -41,6 +41,16 @@ def _glob_regex(text):
     return ''.join(out)
 
 
+def glob_matcher(globs):
+    """One match function for fnmatch globs (exclusions, conditions,
+    untranslated lists): one regex, however many globs."""
+    return re.compile('|'.join(fnmatch.translate(g) for g in globs)).match
+
+
+def is_glob(text):
+    return any(c in text for c in '*?[')
+
+
 def _is_exact(pattern):
     return not any(c in pattern for c in '*?{')
 
@@ -59,8 +69,8 @@ class RulePlan:
         self.exact = frozenset(p for p in spec['match'] if _is_exact(p))
         self._regexes = [_pattern_regex(p, captures) for p in spec['match']
                          if not _is_exact(p)]
-        self._exclude = [re.compile(fnmatch.translate(g))
-                         for g in spec.get('exclude', ())]
+        exclude = spec.get('exclude')
+        self._excluded = glob_matcher(exclude) if exclude else None
         self.event_type = spec['event_type']
         self.publisher = spec['publisher']
         self.priority = spec.get('priority')
@@ -69,7 +79,7 @@ class RulePlan:
 
     def captures(self, legacy_event_type):
         """Captured parts of the name, renamed; None if it does not match."""
-        if any(x.match(legacy_event_type) for x in self._exclude):
+        if self._excluded is not None and self._excluded(legacy_event_type):
             return None
         if legacy_event_type in self.exact:
             return {}
@@ -95,15 +105,14 @@ class RuleIndex:
 
     def __init__(self, rule_plans, untranslated=()):
         self.rules = list(rule_plans)
-        self._untranslated = [
-            ([re.compile(fnmatch.translate(g)) for g in globs], reason)
-            for globs, reason, _ in untranslated]
+        self._untranslated = [(glob_matcher(globs), reason)
+                              for globs, reason, _ in untranslated]
         self._cache = {}
 
     def why_untranslated(self, legacy_event_type):
         """The documented reason an event type has no rule, if any."""
-        for regexes, reason in self._untranslated:
-            if any(r.match(legacy_event_type) for r in regexes):
+        for matches, reason in self._untranslated:
+            if matches(legacy_event_type):
                 return reason
         return None
 
