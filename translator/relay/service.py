@@ -170,6 +170,7 @@ class Source:
         self.settings = settings
         self.conn = bus.connect(settings.source_url, settings.heartbeat,
                                 'source')
+        self.reads = bus.ChunkedReads(self.conn.transport)
         for exchange in settings.exchanges:
             bus.ensure_exchange(self.conn, exchange,
                                 settings.durable_exchanges)
@@ -214,6 +215,7 @@ class Target:
                                 'target',
                                 write_timeout=settings.confirm_timeout,
                                 frame_writer=self.writes.frame_writer)
+        self.reads = bus.ChunkedReads(self.conn.transport)
         self.channel = self.conn.channel()
         self.channel.confirm_select()
         self.channel.events['basic_ack'].add(on_ack)
@@ -249,15 +251,6 @@ def _close_quietly(conn):
             conn.collect()
         except Exception:  # noqa: BLE001
             pass
-
-
-def _drain(conn):
-    """Handle every frame the connection has ready, without blocking."""
-    while True:
-        try:
-            conn.drain_events(timeout=0)
-        except TimeoutError:
-            return
 
 
 class _Stalled(Exception):
@@ -432,13 +425,13 @@ class Relay:
 
     def _step(self):
         source, target = self.source, self.target
-        wait = 0 if self.pending else _IDLE_WAIT
+        buffered = source.reads.buffered() or target.reads.buffered()
+        wait = 0 if self.pending or buffered else _IDLE_WAIT
         readable, _, _ = select.select([source.conn.sock, target.conn.sock],
                                        [], [], wait)
-        if source.conn.sock in readable:
-            _drain(source.conn)
-        if target.conn.sock in readable:
-            _drain(target.conn)
+        for side in (source, target):
+            if side.conn.sock in readable or side.reads.buffered():
+                bus.drain(side.conn)
         if self.pending:
             self._publish_batch()
         self._acknowledge()
