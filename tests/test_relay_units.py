@@ -1,9 +1,16 @@
 """The relay's bookkeeping, without a broker: what may be acknowledged
 and what counts as already emitted."""
 
+import gc
+import weakref
+
+from oslo_config import cfg
+
+from translator import config
+from translator import metrics
 from translator.relay import router
 from translator.relay import service
-from tests.conftest import DEMO_MAPPINGS, ID, legacy
+from tests.conftest import DEMO_MAPPINGS, ID, legacy, write_mappings
 
 
 def test_acks_cover_only_fully_confirmed_prefixes():
@@ -71,3 +78,27 @@ def test_change_filter_is_bounded(make_translator):
         'id': '1', 'state': 's'}})[0]
     assert not changes.check(rule, {rule.payload.data_key: {
         'id': '3', 'state': 's'}})[0]
+
+
+def test_reload_lets_the_replaced_mapping_set_go(tmp_path):
+    # The relay keeps its heap frozen for the collector; a reload must not
+    # keep the replaced mapping set there for good.
+    mappings = write_mappings(tmp_path / 'mappings', DEMO_MAPPINGS)
+    config_file = tmp_path / 'translator.conf'
+    config_file.write_text('[relay]\nmappings_dir = %s\n' % mappings)
+    conf = cfg.ConfigOpts()
+    config.register(conf)
+    conf(['--config-file', str(config_file)], project='translator')
+    relay = service.Relay(conf, metrics.RelayMetrics())
+    try:
+        # payload classes live in reference cycles: only a collection
+        # frees them
+        old_class = weakref.ref(relay.router.translator.registry.classes[
+            ('demo', 'ThingPayload')])
+        relay.reload()
+        new_class = relay.router.translator.registry.classes[
+            ('demo', 'ThingPayload')]
+        assert new_class is not old_class()
+        assert old_class() is None
+    finally:
+        gc.unfreeze()

@@ -132,8 +132,11 @@ def _datetime_primitive(v):
 def _ip(v):
     if not isinstance(v, str):
         raise ValueError('not an IP address: %s' % _describe(v))
+    v = v.strip()
     try:
-        return netaddr.IPAddress(v.strip())
+        # The version given, netaddr does not try IPv4 first and keep the
+        # failure: cyclic garbage per IPv6 address, for the collector.
+        return netaddr.IPAddress(v, 6 if ':' in v else 4)
     except (netaddr.AddrFormatError, ValueError):
         raise ValueError('not an IP address: %s' % _describe(v)) from None
 

@@ -11,6 +11,7 @@ backoff, so nothing is lost and duplicates carry the same message ids.
 
 import collections
 import dataclasses
+import gc
 import select
 import signal
 import time
@@ -243,6 +244,20 @@ class Target:
         _close_quietly(self.conn)
 
 
+def _freeze_heap():
+    """Keep what lives as long as the mapping set out of the collector.
+
+    A full collection traversed the compiled mappings and the libraries
+    each time, pausing the relay about 50 ms on this machine: that pause
+    was the p99 end-to-end delay. Frozen objects are never traversed, so
+    the set in force is thawed and the heap collected before freezing
+    again.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def _close_quietly(conn):
     try:
         conn.close()
@@ -263,6 +278,7 @@ class Relay:
         self.metrics = metrics
         self.settings = Settings.from_conf(conf)
         self.router = self._router(self.settings)
+        _freeze_heap()
         self.source = self.target = None
         self.ledger = Ledger()
         self.pending = collections.deque()
@@ -295,6 +311,7 @@ class Relay:
         new.changes = self.router.changes  # what was emitted stays true
         reconnect = settings.needs_reconnect(self.settings)
         self.settings, self.router = settings, new
+        _freeze_heap()  # the old mapping set goes
         self.metrics.reloads.labels('success').inc()
         LOG.info('reloaded: notification_format=%s, mappings %s (%d rules)',
                  settings.notification_format, settings.mappings_dir,
