@@ -19,11 +19,11 @@ import os
 import pathlib
 import platform
 import re
+import select
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 
@@ -211,57 +211,117 @@ def _relay_throughput(conf, bench, count, bodies, workdir, replicas=1):
 def _delays(conf, bench, rate, seconds, corpus, workdir):
     """End-to-end delays (s) at a fixed offered rate, read at the sink:
     from the legacy timestamp, set when sent, to the versioned message's
-    arrival (translated notifications keep the legacy timestamp)."""
+    arrival (translated notifications keep the legacy timestamp); and the
+    CPU each process took meanwhile, in % of one core."""
     bench.fresh_queues()
     relay = RelayRun(conf, bench, workdir)
     total = int(rate * seconds)
     makers = _legacy_bodies(corpus, timestamp=_PLACEHOLDER)
     bodies = [makers[i % len(makers)]() for i in range(total)]
-    placeholder = _PLACEHOLDER.encode()
-    delays = []
-    done = threading.Event()
-
-    def consume():
-        conn = bus.connect(bench.url, 0, 'bench-sink')
-        channel = conn.channel()
-
-        def received(message):
-            body = message.body
-            if isinstance(body, bytes):
-                body = body.decode()
-            sent = datetime.datetime.fromisoformat(
-                _TIMESTAMP_RE.search(body).group(0)).replace(
-                    tzinfo=datetime.timezone.utc).timestamp()
-            delays.append(time.time() - sent)
-        channel.basic_consume(bench.sink, callback=received, no_ack=True)
-        while not done.is_set():
-            try:
-                conn.drain_events(timeout=0.2)
-            except TimeoutError:
-                pass
-        conn.close()
-
-    reader = threading.Thread(target=consume, daemon=True)
-    reader.start()
+    spawn = multiprocessing.get_context('spawn')
+    ready, stop = spawn.Event(), spawn.Event()
+    results, sink_end = spawn.Pipe(duplex=False)
+    sink = spawn.Process(target=_sink, args=(bench.url, bench.sink, total,
+                                             ready, stop, sink_end))
+    sink.start()
     try:
+        ready.wait(30)
         time.sleep(2)  # the relay connects
-        start = time.monotonic()
-        for i, body in enumerate(bodies):
-            pause = start + i / rate - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            bench.channel.basic_publish(
-                amqp.Message(body.replace(placeholder, _now_text().encode()),
+        processes = {'relay': [relay.proc.pid], 'broker': _broker_pids(),
+                     'producer': [os.getpid()], 'sink': [sink.pid]}
+        before = {name: _cpu_seconds(pids)
+                  for name, pids in processes.items() if pids}
+        started = time.monotonic()
+        _produce(bench, bodies, rate)
+        elapsed = time.monotonic() - started
+        cpu = {name: 100 * (_cpu_seconds(processes[name]) - spent) /
+               elapsed for name, spent in before.items()}
+        if not results.poll(30):
+            stop.set()  # it reports what arrived so far
+        delays = results.recv()
+    finally:
+        stop.set()
+        sink.join(10)
+        relay.stop()
+    return delays, total, cpu
+
+
+#: The producer sends what is due every millisecond, in one write: one
+#: system call and one wake-up per message would take the CPU the relay
+#: is measured on.
+_TICK = 0.001
+
+
+def _produce(bench, bodies, rate):
+    writes = bus.BatchedWrites()
+    conn = bus.connect(bench.url, 0, 'bench-producer',
+                       frame_writer=writes.frame_writer)
+    channel = conn.channel()
+    placeholder = _PLACEHOLDER.encode()
+    start = time.monotonic()
+    sent = 0
+    while sent < len(bodies):
+        due = min(len(bodies), 1 + int((time.monotonic() - start) * rate))
+        stamp = _now_text().encode()
+        writes.hold()
+        for body in bodies[sent:due]:
+            channel.basic_publish(
+                amqp.Message(body.replace(placeholder, stamp),
                              content_type='application/json'),
                 exchange=bench.exchange, routing_key='notifications.info')
-        deadline = time.monotonic() + 30
-        while len(delays) < total and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        done.set()
-        reader.join(5)
-        relay.stop()
-    return sorted(delays), total
+        writes.flush()
+        sent = due
+        time.sleep(max(_TICK, start + sent / rate - time.monotonic()))
+    conn.close()
+
+
+def _sink(url, queue, total, ready, stop, results):
+    """Sorted delays of the messages arriving on ``queue``, sent to
+    ``results``. A process of its own: in the producer's, each arrival
+    would wait for the producer's turn at the interpreter lock."""
+    conn = bus.connect(url, 0, 'bench-sink')
+    reads = bus.ChunkedReads(conn.transport)
+    arrivals = []
+
+    def received(message):
+        arrivals.append((time.time(), message.body))
+    conn.channel().basic_consume(queue, callback=received, no_ack=True)
+    ready.set()
+    while len(arrivals) < total and not stop.is_set():
+        if reads.buffered() or select.select([conn.sock], [], [], 0.2)[0]:
+            bus.drain(conn)
+    conn.close()
+    results.send(sorted(arrived - _sent_at(body) for arrived, body in
+                        arrivals))
+
+
+def _sent_at(body):
+    if isinstance(body, bytes):
+        body = body.decode()
+    return datetime.datetime.fromisoformat(
+        _TIMESTAMP_RE.search(body).group(0)).replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+
+
+def _broker_pids():
+    """The local RabbitMQ's processes, if the broker runs here."""
+    pids = []
+    for comm in pathlib.Path('/proc').glob('[0-9]*/comm'):
+        try:
+            if comm.read_text().strip() == 'beam.smp':
+                pids.append(int(comm.parent.name))
+        except OSError:
+            pass  # gone meanwhile
+    return pids
+
+
+def _cpu_seconds(pids):
+    total = 0.0
+    for pid in pids:
+        with open('/proc/%d/stat' % pid) as stat:
+            fields = stat.read().rpartition(')')[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf('SC_CLK_TCK')
 
 
 def _percentile(values, fraction):
@@ -306,8 +366,8 @@ def run(conf, translator, corpus_dir, count, soak):
         relay, peak_rss = _relay_throughput(conf, bench, count, bodies,
                                             workdir)
         two, _ = _relay_throughput(conf, bench, count, bodies, workdir, 2)
-        delays, offered = _delays(conf, bench, relay / 2, 10, corpus,
-                                  workdir)
+        delays, offered, cpu = _delays(conf, bench, relay / 2, 10, corpus,
+                                       workdir)
         soak_rss = _soak(conf, bench, bodies, workdir) if soak else None
     finally:
         bench.close()
@@ -317,12 +377,12 @@ def run(conf, translator, corpus_dir, count, soak):
                                    number=500)[0]
     _report(url, count, len(bodies), prefetch, conf.relay.batch_size,
             ceiling, oslo, relay, two, translate_us, delays, offered,
-            relay / 2, peak_rss, soak_rss)
+            relay / 2, cpu, peak_rss, soak_rss)
     return 0
 
 
 def _report(url, count, kinds, prefetch, batch, ceiling, oslo, relay, two,
-            translate_us, delays, offered, rate, peak_rss, soak_rss):
+            translate_us, delays, offered, rate, cpu, peak_rss, soak_rss):
     print()
     print('translator bench relay --messages %d%s' % (
         count, ' --soak' if soak_rss else ''))
@@ -348,6 +408,8 @@ def _report(url, count, kinds, prefetch, batch, ceiling, oslo, relay, two,
                   rate, len(delays), offered,
                   1000 * statistics.median(delays),
                   1000 * _percentile(delays, 0.99)))
+    print('CPU meanwhile, %% of one core: %s' % ', '.join(
+        '%s %.0f' % item for item in cpu.items()))
     print('relay peak RSS: %.1f MiB' % peak_rss)
     if soak_rss:
         first, last = soak_rss[100000], soak_rss[1000000]
