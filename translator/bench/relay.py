@@ -85,20 +85,22 @@ class Bench:
         while wait and self.depth(self.pool) < count:
             time.sleep(_POLL)
 
-    def time_outputs(self, expected, timeout=600):
-        """Seconds from the first output to the expected count, and count."""
+    def time_outputs(self, expected, relays, timeout=600):
+        """msg/s from the first output to the expected count, and the CPU
+        the relaying processes and the broker took meanwhile."""
         deadline = time.monotonic() + timeout
         while self.depth(self.sink) == 0:
             if time.monotonic() > deadline:
                 raise TimeoutError('no output at all')
             time.sleep(_POLL)
-        start, first = time.monotonic(), self.depth(self.sink)
+        cpu = _CPU({'relay': relays, 'broker': _broker_pids()})
+        first = self.depth(self.sink)
         while self.depth(self.sink) < expected:
             if time.monotonic() > deadline:
                 raise TimeoutError('%d of %d outputs' % (
                     self.depth(self.sink), expected))
             time.sleep(_POLL)
-        return time.monotonic() - start, expected - first
+        return (expected - first) / cpu.elapsed(), cpu.shares()
 
     def close(self):
         self._delete_queues()
@@ -147,13 +149,12 @@ def _baseline(bench, target, count, bodies, prefetch):
                              bench.topic, prefetch, stop))
     process.start()
     try:
-        seconds, timed = bench.time_outputs(count)
+        return bench.time_outputs(count, [process.pid])
     finally:
         stop.set()
         process.join(30)
         if process.is_alive():
             process.kill()
-    return timed / seconds
 
 
 class RelayRun:
@@ -191,8 +192,8 @@ class RelayRun:
 
 
 def _relay_throughput(conf, bench, count, bodies, workdir, replicas=1):
-    """msg/s of ``replicas`` relays sharing the pool, and the first's peak
-    RSS."""
+    """msg/s of ``replicas`` relays sharing the pool, their CPU and the
+    broker's, and the first's peak RSS."""
     bench.fresh_queues()
     bench.preload(bodies, count)
     relays = []
@@ -201,8 +202,9 @@ def _relay_throughput(conf, bench, count, bodies, workdir, replicas=1):
         replica_dir.mkdir(exist_ok=True)
         relays.append(RelayRun(conf, bench, replica_dir))
     try:
-        seconds, timed = bench.time_outputs(count)
-        return timed / seconds, relays[0].status('VmHWM')
+        rate, cpu = bench.time_outputs(
+            count, [relay.proc.pid for relay in relays])
+        return rate, cpu, relays[0].status('VmHWM')
     finally:
         for relay in relays:
             relay.stop()
@@ -227,15 +229,10 @@ def _delays(conf, bench, rate, seconds, corpus, workdir):
     try:
         ready.wait(30)
         time.sleep(2)  # the relay connects
-        processes = {'relay': [relay.proc.pid], 'broker': _broker_pids(),
-                     'producer': [os.getpid()], 'sink': [sink.pid]}
-        before = {name: _cpu_seconds(pids)
-                  for name, pids in processes.items() if pids}
-        started = time.monotonic()
+        cpu = _CPU({'relay': [relay.proc.pid], 'broker': _broker_pids(),
+                    'producer': [os.getpid()], 'sink': [sink.pid]})
         _produce(bench, bodies, rate)
-        elapsed = time.monotonic() - started
-        cpu = {name: 100 * (_cpu_seconds(processes[name]) - spent) /
-               elapsed for name, spent in before.items()}
+        cpu = cpu.shares()
         if not results.poll(30):
             stop.set()  # it reports what arrived so far
         delays = results.recv()
@@ -315,13 +312,31 @@ def _broker_pids():
     return pids
 
 
-def _cpu_seconds(pids):
-    total = 0.0
-    for pid in pids:
-        with open('/proc/%d/stat' % pid) as stat:
-            fields = stat.read().rpartition(')')[2].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf('SC_CLK_TCK')
+class _CPU:
+    """CPU time of groups of processes from now on, in % of one core."""
+
+    def __init__(self, groups):
+        self.groups = {name: pids for name, pids in groups.items() if pids}
+        self.started = time.monotonic()
+        self.spent = {name: self._seconds(pids)
+                      for name, pids in self.groups.items()}
+
+    def elapsed(self):
+        return time.monotonic() - self.started
+
+    def shares(self):
+        elapsed = self.elapsed()
+        return {name: 100 * (self._seconds(pids) - self.spent[name]) / elapsed
+                for name, pids in self.groups.items()}
+
+    @staticmethod
+    def _seconds(pids):
+        ticks = 0
+        for pid in pids:
+            with open('/proc/%d/stat' % pid) as stat:
+                fields = stat.read().rpartition(')')[2].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf('SC_CLK_TCK')
 
 
 def _percentile(values, fraction):
@@ -354,20 +369,22 @@ def run(conf, translator, corpus_dir, count, soak):
     corpus = [(name, raw) for name, raw in load_corpus(corpus_dir)
               if len(translator.translate_raw(raw).notifications) == 1]
     bodies = _legacy_bodies(corpus)
-    url = conf.source.transport_url
     prefetch = conf.relay.prefetch
-    bench = Bench(url)
+    bench = Bench(conf.source.transport_url)
     workdir = tempfile.mkdtemp(prefix='translator-bench-')
+    rows = {}
     try:
-        ceiling = _baseline(bench, baselines.kombu_loop, count, bodies,
-                            prefetch)
-        oslo = _baseline(bench, baselines.oslo_relay, count // 4, bodies,
-                         prefetch)
-        relay, peak_rss = _relay_throughput(conf, bench, count, bodies,
-                                            workdir)
-        two, _ = _relay_throughput(conf, bench, count, bodies, workdir, 2)
-        delays, offered, cpu = _delays(conf, bench, relay / 2, 10, corpus,
-                                       workdir)
+        rows['a'] = _baseline(bench, baselines.kombu_loop, count, bodies,
+                              prefetch)
+        rows['b'] = _baseline(bench, baselines.oslo_relay, count // 4,
+                              bodies, prefetch)
+        *rows['c'], peak_rss = _relay_throughput(conf, bench, count,
+                                                 bodies, workdir)
+        *rows['c2'], _ = _relay_throughput(conf, bench, count, bodies,
+                                           workdir, 2)
+        rate = rows['c'][0] / 2
+        delays, offered, delay_cpu = _delays(conf, bench, rate, 10, corpus,
+                                             workdir)
         soak_rss = _soak(conf, bench, bodies, workdir) if soak else None
     finally:
         bench.close()
@@ -375,43 +392,73 @@ def run(conf, translator, corpus_dir, count, soak):
     print()
     translate_us = translation.run(translator, corpus_dir, rounds=3,
                                    number=500)[0]
-    _report(url, count, len(bodies), prefetch, conf.relay.batch_size,
-            ceiling, oslo, relay, two, translate_us, delays, offered,
-            relay / 2, cpu, peak_rss, soak_rss)
+    print()
+    print('translator bench relay --messages %d%s' % (
+        count, ' --soak' if soak else ''))
+    print('bus %s, %d distinct legacy messages (golden samples, Nova and '
+          'Trove), prefetch %d, batch %d' % (
+              bus.mask_url(bench.url), len(bodies), prefetch,
+              conf.relay.batch_size))
+    print('machine: %d cores, Python %s, %s' % (
+        os.cpu_count(), platform.python_version(), platform.platform()))
+    _report_throughput(rows)
+    print('translation: %.1f us/msg (median over the samples)'
+          % translate_us)
+    p99 = _report_delays(delays, offered, rate, delay_cpu)
+    print('relay peak RSS: %.1f MiB' % peak_rss)
+    growth = None
+    if soak_rss:
+        first, last = soak_rss[100000], soak_rss[1000000]
+        growth = (last - first) / first
+        print('relay RSS after 100k: %.1f MiB, after 1M: %.1f MiB '
+              '(%+.1f %%)' % (first, last, 100 * growth))
+    _report_targets(rows, p99, growth)
     return 0
 
 
-def _report(url, count, kinds, prefetch, batch, ceiling, oslo, relay, two,
-            translate_us, delays, offered, rate, cpu, peak_rss, soak_rss):
-    print()
-    print('translator bench relay --messages %d%s' % (
-        count, ' --soak' if soak_rss else ''))
-    print('bus %s, %d distinct legacy messages (golden samples, Nova and '
-          'Trove), prefetch %d, batch %d' % (bus.mask_url(url), kinds,
-                                             prefetch, batch))
-    print('machine: %d cores, Python %s, %s' % (
-        os.cpu_count(), platform.python_version(), platform.platform()))
-    print('%-58s %10s' % ('', 'msg/s'))
-    print('%-58s %10.0f' % ('(a) bare kombu consume+republish, no confirms',
-                            ceiling))
-    print('%-58s %10.0f' % ('(b) oslo.messaging listener -> Notifier', oslo))
-    print('%-58s %10.0f' % ('(c) translator relay, confirms before acks',
-                            relay))
-    print('%-58s %10.0f' % ('(c) with two relays sharing the pool', two))
+_ROWS = {'a': '(a) bare kombu consume+republish, no confirms',
+         'b': '(b) oslo.messaging listener -> Notifier',
+         'c': '(c) translator relay, confirms before acks',
+         'c2': '(c) with two relays sharing the pool'}
+
+
+def _report_throughput(rows):
+    print('%-48s %7s   %s' % ('', 'msg/s', 'CPU, % of one core'))
+    for key, label in _ROWS.items():
+        rate, cpu = rows[key]
+        print('%-48s %7.0f   %s' % (label, rate, _shares(cpu)))
+    (a, _), (b, _), (c, cpu), (c2, _) = (rows[key] for key in _ROWS)
     print('c/a = %.2f   c/b = %.1f   two relays / one = %.2f' % (
-        relay / ceiling, relay / oslo, two / relay))
-    print('translation: %.1f us/msg (median over the samples)'
-          % translate_us)
-    if delays:
-        print('end-to-end delay at %.0f msg/s offered (half of c), %d of %d '
-              'received: p50 %.1f ms, p99 %.1f ms' % (
-                  rate, len(delays), offered,
-                  1000 * statistics.median(delays),
-                  1000 * _percentile(delays, 0.99)))
-    print('CPU meanwhile, %% of one core: %s' % ', '.join(
-        '%s %.0f' % item for item in cpu.items()))
-    print('relay peak RSS: %.1f MiB' % peak_rss)
-    if soak_rss:
-        first, last = soak_rss[100000], soak_rss[1000000]
-        print('relay RSS after 100k: %.1f MiB, after 1M: %.1f MiB '
-              '(%+.1f %%)' % (first, last, 100 * (last - first) / first))
+        c / a, c / b, c2 / c))
+    print('CPU per message in (c): %s' % ', '.join(
+        '%s %.0f us' % (name, 1e4 * share / c)
+        for name, share in cpu.items()))
+
+
+def _report_delays(delays, offered, rate, cpu):
+    if not delays:
+        print('end-to-end delay at %.0f msg/s offered: nothing received'
+              % rate)
+        return None
+    p99 = _percentile(delays, 0.99)
+    print('end-to-end delay at %.0f msg/s offered (half of c), %d of %d '
+          'received: p50 %.1f ms, p99 %.1f ms' % (
+              rate, len(delays), offered, 1000 * statistics.median(delays),
+              1000 * p99))
+    print('CPU meanwhile, %% of one core: %s' % _shares(cpu))
+    return p99
+
+
+def _report_targets(rows, p99, growth):
+    c = rows['c'][0]
+    checks = [('c >= 0.8 a', c >= 0.8 * rows['a'][0]),
+              ('c >= 4 b', c >= 4 * rows['b'][0]),
+              ('p99 <= 50 ms', p99 is not None and p99 <= 0.05)]
+    if growth is not None:
+        checks.append(('RSS within 10 %', abs(growth) <= 0.1))
+    print('targets: %s' % ', '.join(
+        '%s %s' % (name, 'met' if met else 'MISSED') for name, met in checks))
+
+
+def _shares(cpu):
+    return ', '.join('%s %.0f' % item for item in cpu.items())

@@ -1,0 +1,41 @@
+"""The relay benchmark runs end to end and reports every figure.
+
+Whether the figures meet their targets depends on the machine: the
+benchmark prints that, the tests do not assert it.
+"""
+
+import re
+import subprocess
+import sys
+
+from tests import bus
+
+
+def test_bench_relay_reports_every_figure(tmp_path):
+    with bus.vhost() as vhost:
+        config = tmp_path / 'bench.conf'
+        config.write_text('[source]\ntransport_url = %s\n' % bus.url(vhost))
+        result = subprocess.run(
+            [sys.executable, '-m', 'translator.cli', 'bench', 'relay',
+             '--messages', '2000', '--config-file', str(config)],
+            capture_output=True, text=True, timeout=300)
+        leftovers = bus.ctl('list_queues', '-p', vhost, 'name').stdout
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert 'guest:***@' in out and 'guest:guest' not in out
+    for row in ('(a) bare kombu', '(b) oslo.messaging', '(c) translator',
+                '(c) with two relays'):
+        line = next(line for line in out.splitlines() if line.startswith(row))
+        rate, relay_cpu, broker_cpu = re.search(
+            r'\s(\d+)\s+relay (\d+), broker (\d+)$', line).groups()
+        assert int(rate) > 0 and int(relay_cpu) > 0, line
+    delay = re.search(r'(\d+) of (\d+) received: p50 ([\d.]+) ms, '
+                      r'p99 ([\d.]+) ms', out)
+    assert delay, out
+    received, offered, p50, p99 = delay.groups()
+    assert received == offered and int(offered) > 0
+    assert 0 < float(p50) <= float(p99)
+    assert re.search(r'targets: c >= 0.8 a (met|MISSED), c >= 4 b '
+                     r'(met|MISSED), p99 <= 50 ms (met|MISSED)', out)
+    # every queue the run declared is gone with it
+    assert 'bench' not in leftovers
