@@ -8,7 +8,6 @@ byte for byte once serialised, or the same error on the same field.
 
 import datetime
 import functools
-import string
 
 import orjson
 import pytest

@@ -7,11 +7,11 @@ import signal
 import tempfile
 import time
 
-import orjson
 import pytest
 
 from tests import bus
 from tests.conftest import DEMO_MAPPINGS, ID, write_mappings
+
 
 def thing(name, **extra):
     return dict(id=ID, name=name, **extra)

@@ -453,9 +453,10 @@ class Relay:
             self._publish_batch()
         self._acknowledge()
         now = time.monotonic()
-        if self.ledger.oldest_unconfirmed_age() > self.settings.confirm_timeout:
+        timeout = self.settings.confirm_timeout
+        if self.ledger.oldest_unconfirmed_age() > timeout:
             raise _Stalled('no confirm from the target broker for %.0f s'
-                           % self.settings.confirm_timeout)
+                           % timeout)
         if now - self._last_depth_poll > 5:
             self._last_depth_poll = now
             self.metrics.queue_depth.set(source.depth())
