@@ -438,3 +438,36 @@ def test_compose_and_reject_are_checked(make_translator, field, message):
     with pytest.raises(loader.MappingError) as caught:
         make_translator({'svc/a.yaml': text})
     assert message in str(caught.value)
+
+
+CONTEXT = '''
+namespace: svc
+payloads:
+  Action:
+    version: "1.0"
+    history: {"1.0": Initial version}
+    fields:
+      request_id: {type: string, source: $context.request_id, nullable: true,
+                   present_if: $context.user_id, otherwise: null}
+      user: {type: string, source: [$context.user_id, user_id],
+             nullable: true}
+rules:
+  - match: act
+    event_type: act
+    payload: Action
+'''
+
+
+def test_context_sources_read_the_request_context(make_translator):
+    t = make_translator({'svc/a.yaml': CONTEXT})
+    d = one(t, 'act', {'user_id': 'from-payload'},
+            _context_request_id='req-1', _context_user_id='u1')[
+        'payload']['svc_object.data']
+    assert d == {'request_id': 'req-1', 'user': 'u1'}
+    # a context without a user: no request id; the payload is the fallback
+    d = one(t, 'act', {'user_id': 'from-payload'},
+            _context_request_id='req-2', _context_user_id=None)[
+        'payload']['svc_object.data']
+    assert d == {'request_id': None, 'user': 'from-payload'}
+    d = one(t, 'act', {})['payload']['svc_object.data']
+    assert d == {'request_id': None, 'user': None}

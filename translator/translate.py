@@ -101,7 +101,7 @@ class Translator:
         for rule, event_type, base_ctx in targets:
             ctx = dict(base_ctx, publisher_id=legacy.publisher_id,
                        service=service, host=host,
-                       timestamp=legacy.timestamp)
+                       timestamp=legacy.timestamp, context=legacy.context)
             try:
                 if build is None:
                     payload = rule.payload.primitive(legacy.payload, ctx)

@@ -10,6 +10,7 @@ reference the hot path is tested against.
 import re
 
 from translator.mapping import rules
+from translator.mapping import spec
 from translator.mapping import values
 
 #: A field whose ``when`` condition is false and that is left out.
@@ -48,6 +49,9 @@ def _reader(path):
     """A function reading one source path from (payload, context)."""
     if path == '.':
         return lambda root, ctx: root
+    if path.startswith(spec.CONTEXT_SOURCE):
+        key = path[len(spec.CONTEXT_SOURCE):]
+        return lambda root, ctx: ctx['context'].get(key)
     if path.startswith('$'):
         key = path[1:]
         return lambda root, ctx: ctx.get(key)

@@ -234,7 +234,7 @@ def _check_payload(pdef, payloads, where):
 
 #: Names the translator puts beside the captures; a capture may not take one.
 RESERVED_NAMES = frozenset(s[1:] for s in spec.ENVELOPE_SOURCES) | {
-    'service', 'host', 'publisher_id'}
+    'service', 'host', 'publisher_id', 'context'}
 
 
 def _check_rule(rule, index, namespaces, payloads, where):

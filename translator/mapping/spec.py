@@ -38,6 +38,11 @@ IDENTIFIER_RE = r'^[A-Za-z_][A-Za-z0-9_]*$'
 #: Source roots other than the legacy payload; see ``FieldSchema.source``.
 ENVELOPE_SOURCES = ('$publisher_id', '$service', '$host', '$event_type',
                     '$legacy_event_type', '$timestamp')
+#: A key of the request context sent beside the payload (``_context_<key>``
+#: on the wire).
+CONTEXT_SOURCE = '$context.'
+# `$context` alone is the whole context, which no field can hold.
+_DOLLAR_PATH_RE = r'^\$((?!context$)[A-Za-z_]\w*|context\.[A-Za-z_]\w*)$'
 
 
 class _Strict(Schema):
@@ -92,7 +97,9 @@ class FieldSchema(_Strict):
         "(`image_meta.base_image_ref`), `.` for the payload itself (nested "
         "objects whose facts sit at the top level), or one of "
         + ', '.join('`%s`' % s for s in ENVELOPE_SOURCES) +
-        " or `$<capture>` for the notification around the payload. A list "
+        " or `$<capture>` for the notification around the payload, "
+        "`$context.<key>` for a key of the request context sent with it "
+        "(`$context.request_id`). A list "
         "gives fallbacks: the first that is present and not null wins.")})
     constant = fields.Raw(allow_none=True, metadata={
         'description': 'Fixed value; no source is read.'})
@@ -123,8 +130,9 @@ class FieldSchema(_Strict):
         'are `event_type` (the versioned one), `legacy_event_type` or a '
         'capture name; values are globs.')})
     present_if = _StringOrList(metadata={'description': (
-        'The field exists only when one of these payload paths holds a '
-        'value (a volume object only when the volume keys are sent).')})
+        'The field exists only when one of these paths (as in `source`) '
+        'holds a value (a volume object only when the volume keys are '
+        'sent).')})
     otherwise = _Otherwise(
         metadata={'description': 'With `when`: leave the field out '
                                  '(`absent`, default) or set it to null.'})
@@ -191,12 +199,12 @@ class FieldSchema(_Strict):
                                       'extract')
             if groups != 1:
                 raise ValidationError('needs exactly one group', 'extract')
-        for path in data.get('source', ()):
-            if path.startswith('$') and not (
-                    path in ENVELOPE_SOURCES
-                    or re.match(r'^\$[A-Za-z_]\w*$', path)):
-                raise ValidationError('bad envelope source %r' % path,
-                                      'source')
+        for key in ('source', 'present_if'):
+            for path in data.get(key, ()):
+                if path.startswith('$') and not re.match(_DOLLAR_PATH_RE,
+                                                         path):
+                    raise ValidationError('bad envelope source %r' % path,
+                                          key)
 
 
     @staticmethod
