@@ -192,8 +192,8 @@ class RelayRun:
 
 
 def _relay_throughput(conf, bench, count, bodies, workdir, replicas=1):
-    """msg/s of ``replicas`` relays sharing the pool, their CPU and the
-    broker's, and the first's peak RSS."""
+    """(msg/s, CPU of the relays and the broker) of ``replicas`` relays
+    sharing the pool, and the first's peak RSS."""
     bench.fresh_queues()
     bench.preload(bodies, count)
     relays = []
@@ -202,9 +202,9 @@ def _relay_throughput(conf, bench, count, bodies, workdir, replicas=1):
         replica_dir.mkdir(exist_ok=True)
         relays.append(RelayRun(conf, bench, replica_dir))
     try:
-        rate, cpu = bench.time_outputs(
-            count, [relay.proc.pid for relay in relays])
-        return rate, cpu, relays[0].status('VmHWM')
+        return (bench.time_outputs(count, [relay.proc.pid
+                                           for relay in relays]),
+                relays[0].status('VmHWM'))
     finally:
         for relay in relays:
             relay.stop()
@@ -235,7 +235,7 @@ def _delays(conf, bench, rate, seconds, corpus, workdir):
         cpu = cpu.shares()
         if not results.poll(30):
             stop.set()  # it reports what arrived so far
-        delays = results.recv()
+        delays = results.recv() if results.poll(10) else []
     finally:
         stop.set()
         sink.join(10)
@@ -378,10 +378,10 @@ def run(conf, translator, corpus_dir, count, soak):
                               prefetch)
         rows['b'] = _baseline(bench, baselines.oslo_relay, count // 4,
                               bodies, prefetch)
-        *rows['c'], peak_rss = _relay_throughput(conf, bench, count,
-                                                 bodies, workdir)
-        *rows['c2'], _ = _relay_throughput(conf, bench, count, bodies,
-                                           workdir, 2)
+        rows['c'], peak_rss = _relay_throughput(conf, bench, count, bodies,
+                                                workdir)
+        rows['c2'], _ = _relay_throughput(conf, bench, count, bodies,
+                                          workdir, 2)
         rate = rows['c'][0] / 2
         delays, offered, delay_cpu = _delays(conf, bench, rate, 10, corpus,
                                              workdir)

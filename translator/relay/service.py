@@ -442,12 +442,12 @@ class Relay:
 
     def _step(self):
         source, target = self.source, self.target
-        buffered = source.reads.buffered() or target.reads.buffered()
-        wait = 0 if self.pending or buffered else _IDLE_WAIT
+        held = [side.reads.buffered() for side in (source, target)]
+        wait = 0 if self.pending or any(held) else _IDLE_WAIT
         readable, _, _ = select.select([source.conn.sock, target.conn.sock],
                                        [], [], wait)
-        for side in (source, target):
-            if side.conn.sock in readable or side.reads.buffered():
+        for side, buffered in zip((source, target), held):
+            if buffered or side.conn.sock in readable:
                 bus.drain(side.conn)
         if self.pending:
             self._publish_batch()
