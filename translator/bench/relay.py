@@ -229,10 +229,10 @@ def _delays(conf, bench, rate, seconds, corpus, workdir):
     try:
         ready.wait(30)
         time.sleep(2)  # the relay connects
-        cpu = _CPU({'relay': [relay.proc.pid], 'broker': _broker_pids(),
-                    'producer': [os.getpid()], 'sink': [sink.pid]})
+        usage = _CPU({'relay': [relay.proc.pid], 'broker': _broker_pids(),
+                      'producer': [os.getpid()], 'sink': [sink.pid]})
         _produce(bench, bodies, rate)
-        cpu = cpu.shares()
+        cpu = usage.shares()
         if not results.poll(30):
             stop.set()  # it reports what arrived so far
         delays = results.recv() if results.poll(10) else []
