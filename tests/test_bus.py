@@ -25,12 +25,10 @@ def _publish(url, queue, bodies):
     conn.close()
 
 
-def test_chunked_reads_deliver_everything_in_order_with_few_reads(vhost):
-    url = test_bus.url(vhost)
-    # several frames per message, some bodies longer than one read
-    bodies = [('%04d:' % i).encode() + b'x' * (i * 97 % 70000)
-              for i in range(300)]
-    _publish(url, 'chunked', bodies)
+def _consume(url, queue, count, settle=0.0):
+    """The bodies of ``count`` messages read through ChunkedReads, and the
+    sizes of the socket reads it made; ``settle`` seconds pass between
+    subscribing and reading, for the deliveries to reach the socket."""
     conn = bus.connect(url, 0, 'test-consumer')
     reads = bus.ChunkedReads(conn.transport)
     socket_reads = []
@@ -42,17 +40,38 @@ def test_chunked_reads_deliver_everything_in_order_with_few_reads(vhost):
     reads._recv = counted
     received = []
     channel = conn.channel()
-    channel.basic_consume('chunked', no_ack=True,
+    channel.basic_consume(queue, no_ack=True,
                           callback=lambda m: received.append(m.body))
+    time.sleep(settle)
     deadline = time.monotonic() + 30
-    while len(received) < len(bodies) and time.monotonic() < deadline:
+    while len(received) < count and time.monotonic() < deadline:
         if reads.buffered() or select.select([conn.sock], [], [], 1)[0]:
             bus.drain(conn)
-    assert received == bodies
-    # py-amqp alone reads three times per frame, three frames per message
-    assert len(socket_reads) < len(bodies)
     assert not reads.buffered()
     conn.close()
+    return received, socket_reads
+
+
+def test_chunked_reads_deliver_everything_in_order(vhost):
+    url = test_bus.url(vhost)
+    # several frames per message, some bodies longer than one read
+    bodies = [('%04d:' % i).encode() + b'x' * (i * 97 % 70000)
+              for i in range(300)]
+    _publish(url, 'chunked', bodies)
+    received, _ = _consume(url, 'chunked', len(bodies))
+    assert received == bodies
+
+
+def test_chunked_reads_take_many_frames_per_read(vhost):
+    url = test_bus.url(vhost)
+    # small enough to sit whole in the socket's receive buffer, so the
+    # count of reads does not depend on how fast the broker sends
+    bodies = [('%04d:' % i).encode() + b'x' * 50 for i in range(300)]
+    _publish(url, 'small', bodies)
+    received, socket_reads = _consume(url, 'small', len(bodies), settle=1)
+    assert received == bodies
+    # py-amqp alone reads three times per frame, three frames per message
+    assert len(socket_reads) < len(bodies) / 10
 
 
 def test_drain_returns_at_once_when_nothing_is_ready(vhost):
