@@ -2,8 +2,10 @@
 collectors and the relay as a subprocess."""
 
 import contextlib
+import itertools
 import os
 import pathlib
+import re
 import shutil
 import socket
 import subprocess
@@ -19,8 +21,9 @@ from oslo_context import context as oslo_context
 
 HOST = '127.0.0.1'
 MAIN_PORT = 5672
-PRIVATE_NODE = 'translator-test@localhost'
-PRIVATE_PORT = 5679
+#: Nodes of the tests' own are named <prefix><pid of the test run>-<n>, so
+#: that test runs side by side (checkouts, CI, sessions) never share one.
+NODE_PREFIX = 'translator-test-'
 RABBIT_HOME = pathlib.Path('/var/lib/rabbitmq')
 
 
@@ -46,16 +49,32 @@ def vhost(node=None):
         ctl('delete_vhost', name, node=node, check=False)
 
 
+def _stop_orphan_nodes():
+    """Stop test nodes whose test run is gone (killed before teardown)."""
+    names = subprocess.run(['epmd', '-names'], capture_output=True,
+                           text=True, check=False).stdout
+    for name in re.findall(r'^name (%s(\d+)-\d+) at' % NODE_PREFIX, names,
+                           flags=re.M):
+        if not pathlib.Path('/proc', name[1]).exists():
+            ctl('stop', node=name[0] + '@localhost', check=False)
+
+
+_nodes = itertools.count()
+
+
 class PrivateBroker:
     """A RabbitMQ node of the tests' own, which fault tests may stop."""
 
     def __init__(self, base):
         self.base = pathlib.Path(base)
+        self.node = '%s%d-%d@localhost' % (NODE_PREFIX, os.getpid(),
+                                           next(_nodes))
+        self.port = free_port()
         self.env = dict(
-            os.environ, RABBITMQ_NODENAME=PRIVATE_NODE,
+            os.environ, RABBITMQ_NODENAME=self.node,
             RABBITMQ_NODE_IP_ADDRESS=HOST,
-            RABBITMQ_NODE_PORT=str(PRIVATE_PORT),
-            RABBITMQ_DIST_PORT=str(PRIVATE_PORT + 20000),
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(free_port()),
             RABBITMQ_MNESIA_BASE=str(self.base / 'mnesia'),
             RABBITMQ_LOG_BASE=str(self.base / 'log'),
             RABBITMQ_CONFIG_FILE=str(self.base / 'rabbitmq'),
@@ -63,7 +82,7 @@ class PrivateBroker:
             HOME=str(self.base))
 
     def start(self):
-        ctl('stop', node=PRIVATE_NODE, check=False)  # left by a killed run
+        _stop_orphan_nodes()
         if self.base.exists():
             shutil.rmtree(self.base)
         self.base.mkdir(parents=True)
@@ -75,19 +94,22 @@ class PrivateBroker:
                         'rabbitmq-server -detached'], env=self.env,
                        check=True, timeout=60)
         # Until the node has registered, rabbitmqctl cannot even find it.
-        wait_port(PRIVATE_PORT, timeout=120)
-        ctl('await_startup', '--timeout', '120', node=PRIVATE_NODE)
+        wait_port(self.port, timeout=120)
+        ctl('await_startup', '--timeout', '120', node=self.node)
         return self
 
+    def url(self, vhost=''):
+        return url(vhost, port=self.port)
+
     def stop_app(self):
-        ctl('stop_app', node=PRIVATE_NODE)
+        ctl('stop_app', node=self.node)
 
     def start_app(self):
-        ctl('start_app', node=PRIVATE_NODE)
-        wait_port(PRIVATE_PORT)
+        ctl('start_app', node=self.node)
+        wait_port(self.port)
 
     def stop(self):
-        ctl('stop', node=PRIVATE_NODE, check=False)
+        ctl('stop', node=self.node, check=False)
 
 
 def wait_port(port, timeout=60):

@@ -338,8 +338,8 @@ def test_target_down_nothing_acknowledged_then_all_delivered(
         private_broker, mappings, relay):
     total = 200
     with bus.vhost() as source:
-        target_url = 'rabbit://guest:guest@127.0.0.1:%d/' % bus.PRIVATE_PORT
-        out = bus.Collector('/', 'demo', '#', port=bus.PRIVATE_PORT,
+        target_url = private_broker.url()
+        out = bus.Collector('/', 'demo', '#', port=private_broker.port,
                             durable=True)
         opts = options(source, mappings, 'versioned', confirm_timeout=2,
                        reconnect_delay_max=1)
@@ -360,7 +360,7 @@ def test_target_down_nothing_acknowledged_then_all_delivered(
         assert bus.queue_depth(source, 'translator') == total // 2
         assert process.get('/readyz')[0] == 503
         private_broker.start_app()
-        out = bus.Collector('/', 'demo', '#', port=bus.PRIVATE_PORT,
+        out = bus.Collector('/', 'demo', '#', port=private_broker.port,
                             durable=True, queue=out.queue)
         producer.close()
         process.wait_ready()

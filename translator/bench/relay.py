@@ -85,20 +85,29 @@ class Bench:
         while wait and self.depth(self.pool) < count:
             time.sleep(_POLL)
 
-    def time_outputs(self, expected, relays, timeout=600):
+    def time_outputs(self, expected, relays):
         """msg/s from the first output to the expected count, and the CPU
-        the relaying processes and the broker took meanwhile."""
-        deadline = time.monotonic() + timeout
+        the relaying processes and the broker took meanwhile.
+
+        Fails at once if a relaying process dies, and after a deadline
+        that allows 200 msg/s: a broken run must not look like a slow one.
+        """
+        deadline = time.monotonic() + 60 + expected / 200
+
+        def check(done):
+            gone = [pid for pid in relays if not _running(pid)]
+            if gone:
+                raise RuntimeError('relaying process %s exited' % gone)
+            if time.monotonic() > deadline:
+                raise TimeoutError('%d of %d outputs' % (done, expected))
+
         while self.depth(self.sink) == 0:
-            if time.monotonic() > deadline:
-                raise TimeoutError('no output at all')
+            check(0)
             time.sleep(_POLL)
-        cpu = _CPU({'relay': relays, 'broker': _broker_pids()})
+        cpu = _CPU({'relay': relays, 'broker': _broker_pids(self.url)})
         first = self.depth(self.sink)
-        while self.depth(self.sink) < expected:
-            if time.monotonic() > deadline:
-                raise TimeoutError('%d of %d outputs' % (
-                    self.depth(self.sink), expected))
+        while (done := self.depth(self.sink)) < expected:
+            check(done)
             time.sleep(_POLL)
         return (expected - first) / cpu.elapsed(), cpu.shares()
 
@@ -229,7 +238,8 @@ def _delays(conf, bench, rate, seconds, corpus, workdir):
     try:
         ready.wait(30)
         time.sleep(2)  # the relay connects
-        usage = _CPU({'relay': [relay.proc.pid], 'broker': _broker_pids(),
+        usage = _CPU({'relay': [relay.proc.pid],
+                      'broker': _broker_pids(bench.url),
                       'producer': [os.getpid()], 'sink': [sink.pid]})
         _produce(bench, bodies, rate)
         cpu = usage.shares()
@@ -300,24 +310,55 @@ def _sent_at(body):
             tzinfo=datetime.timezone.utc).timestamp()
 
 
-def _broker_pids():
-    """The local RabbitMQ's processes, if the broker runs here."""
-    pids = []
-    for comm in pathlib.Path('/proc').glob('[0-9]*/comm'):
+def _running(pid):
+    """Whether a process runs (a zombie has exited but is not reaped)."""
+    try:
+        with open('/proc/%d/stat' % pid) as stat:
+            return stat.read().rpartition(')')[2].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def _broker_pids(url):
+    """The process of the broker that serves ``url``, if it runs here.
+
+    Found by the listening socket of its port: the machine may run other
+    nodes, and rabbitmqctl starts short-lived Erlang VMs of the same name.
+    """
+    host = bus.parse(url).hosts[0]
+    port = host.port or 5672
+    inodes = set()
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
         try:
-            if comm.read_text().strip() == 'beam.smp':
-                pids.append(int(comm.parent.name))
+            with open(table) as lines:
+                next(lines)
+                for line in lines:
+                    fields = line.split()
+                    # state 0A is LISTEN
+                    if (fields[3] == '0A'
+                            and int(fields[1].rpartition(':')[2], 16) == port):
+                        inodes.add('socket:[%s]' % fields[9])
         except OSError:
-            pass  # gone meanwhile
-    return pids
+            continue
+    for fd_dir in pathlib.Path('/proc').glob('[0-9]*/fd'):
+        try:
+            if any(os.readlink(fd) in inodes for fd in fd_dir.iterdir()):
+                return [int(fd_dir.parent.name)]
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return []
 
 
 class _CPU:
-    """CPU time of groups of processes from now on, in % of one core."""
+    """CPU time of groups of processes from now on, in % of one core.
+
+    A process that is gone counts with the time it had when last read.
+    """
 
     def __init__(self, groups):
         self.groups = {name: pids for name, pids in groups.items() if pids}
         self.started = time.monotonic()
+        self._last = {}
         self.spent = {name: self._seconds(pids)
                       for name, pids in self.groups.items()}
 
@@ -329,13 +370,16 @@ class _CPU:
         return {name: 100 * (self._seconds(pids) - self.spent[name]) / elapsed
                 for name, pids in self.groups.items()}
 
-    @staticmethod
-    def _seconds(pids):
+    def _seconds(self, pids):
         ticks = 0
         for pid in pids:
-            with open('/proc/%d/stat' % pid) as stat:
-                fields = stat.read().rpartition(')')[2].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            try:
+                with open('/proc/%d/stat' % pid) as stat:
+                    fields = stat.read().rpartition(')')[2].split()
+                self._last[pid] = int(fields[11]) + int(fields[12])
+            except OSError:
+                pass
+            ticks += self._last.get(pid, 0)  # utime + stime
         return ticks / os.sysconf('SC_CLK_TCK')
 
 
