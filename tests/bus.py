@@ -178,6 +178,30 @@ class Collector:
             self.conn.close()
 
 
+def read_queue(vhost_name, queue, count, timeout=30, port=MAIN_PORT):
+    """Take the first ``count`` messages of a queue the test did not make,
+    waiting up to ``timeout``; fewer if no more come."""
+    conn = connection(vhost_name, port)
+    try:
+        channel = conn.channel()
+        got = []
+        deadline = time.monotonic() + timeout
+        while len(got) < count and time.monotonic() < deadline:
+            message = channel.basic_get(queue, no_ack=True)
+            if message is None:
+                time.sleep(0.05)
+            else:
+                got.append(message)
+        return got
+    finally:
+        conn.close()
+
+
+def queue_names(vhost_name, node=None):
+    return set(ctl('list_queues', '-p', vhost_name, '--no-table-headers',
+                   'name', node=node).stdout.split())
+
+
 def queue_depth(vhost_name, queue, port=MAIN_PORT):
     conn = connection(vhost_name, port)
     try:
@@ -186,9 +210,18 @@ def queue_depth(vhost_name, queue, port=MAIN_PORT):
         conn.close()
 
 
+class ServiceContext(oslo_context.RequestContext):
+    """A request context as services sent it before oslo.messaging
+    redacted contexts itself (and as any still can): token included."""
+
+    def redacted_copy(self, **kwargs):
+        return self
+
+
 class Producer:
     """Legacy notifications exactly as a service sends them: an
-    oslo.messaging Notifier with the messagingv2 driver."""
+    oslo.messaging Notifier with the messagingv2 driver, with a request
+    context whose secrets the relay must mask."""
 
     def __init__(self, transport_url, exchange, topic='notifications',
                  publisher_id='compute.host1'):
@@ -201,7 +234,7 @@ class Producer:
         self.notifier = oslo_messaging.Notifier(
             self.transport, publisher_id=publisher_id, driver='messagingv2',
             topics=[topic], retry=3)
-        self.context = oslo_context.RequestContext(
+        self.context = ServiceContext(
             auth_token='secret-token-value', user_id='u1',
             project_id='p1', request_id='req-7')
 
@@ -212,15 +245,16 @@ class Producer:
         self.transport.cleanup()
 
 
-def publish_raw(vhost_name, exchange, routing_key, body):
-    """A body no Notifier would send: malformed input."""
+def publish_raw(vhost_name, exchange, routing_key, *bodies):
+    """Bodies as they are, such as malformed input no Notifier sends."""
     conn = connection(vhost_name)
     try:
         channel = conn.channel()
         channel.exchange_declare(exchange, 'topic', durable=False,
                                  auto_delete=False)
-        channel.basic_publish(amqp.Message(body), exchange=exchange,
-                              routing_key=routing_key)
+        for body in bodies:
+            channel.basic_publish(amqp.Message(body), exchange=exchange,
+                                  routing_key=routing_key)
     finally:
         conn.close()
 

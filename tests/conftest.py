@@ -3,6 +3,7 @@ import textwrap
 
 import pytest
 
+from tests import bus
 from translator import envelope
 from translator import translate
 
@@ -68,3 +69,28 @@ def make_translator(tmp_path):
 @pytest.fixture(scope='session')
 def shipped():
     return translate.Translator.from_directory(MAPPINGS)
+
+
+@pytest.fixture
+def vhost():
+    with bus.vhost() as name:
+        yield name
+
+
+@pytest.fixture
+def relay(tmp_path):
+    """Start ``translator relay`` processes; all are stopped at the end."""
+    started = []
+
+    def start(ready=True, **options):
+        process = bus.RelayProcess(tmp_path / str(len(started)), **options)
+        started.append(process)
+        return process.start(ready)
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def mappings(tmp_path):
+    return write_mappings(tmp_path / 'mappings', DEMO_MAPPINGS)

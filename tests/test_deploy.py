@@ -58,12 +58,12 @@ def alert_rules():
 # -- promtool --
 
 def test_promtool_check_config():
-    assert 'SUCCESS: 6 rules found' in promtool('check', 'config',
+    assert 'SUCCESS: 8 rules found' in promtool('check', 'config',
                                                 'prometheus.yml')
 
 
 def test_promtool_check_rules():
-    assert 'SUCCESS: 6 rules found' in promtool('check', 'rules',
+    assert 'SUCCESS: 8 rules found' in promtool('check', 'rules',
                                                 ALERTS.name)
 
 
@@ -88,7 +88,9 @@ def test_every_alert_is_complete_and_unit_tested():
         assert any(not c['exp_alerts'] for c in mine), \
             name + ' has no case where it must not fire'
     assert names == ['TranslatorDown', 'TranslatorDeadLettersRising',
-                     'TranslatorBacklogGrowing', 'TranslatorPublishFailures',
+                     'TranslatorBacklogGrowing',
+                     'TranslatorDeadLettersUnroutable',
+                     'TranslatorOutputsUnroutable', 'TranslatorPublishFailures',
                      'TranslatorReloadFailed', 'TranslatorBrokerDisconnected']
 
 
@@ -331,7 +333,7 @@ def test_every_dashboard_and_alert_expression_has_data(tmp_path):
                 rules = [r for g in prometheus.api('rules')['groups']
                          for r in g['rules']]
                 # a rule not yet evaluated has the zero time, year 0001
-                return len(rules) == 6 and all(
+                return len(rules) == 8 and all(
                     r['health'] == 'ok' and
                     not r['lastEvaluation'].startswith('0001')
                     for r in rules)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests import bus
-from tests.conftest import DEMO_MAPPINGS, ID, write_mappings
+from tests.conftest import ID
 
 
 def thing(name, **extra):
@@ -21,30 +21,6 @@ def versioned_message(amqp_message):
     body = json.loads(amqp_message.body)
     assert body['oslo.version'] == '2.0'
     return json.loads(body['oslo.message'])
-
-
-@pytest.fixture
-def vhost():
-    with bus.vhost() as name:
-        yield name
-
-
-@pytest.fixture
-def relay(tmp_path):
-    started = []
-
-    def start(**options):
-        process = bus.RelayProcess(tmp_path / str(len(started)), **options)
-        started.append(process)
-        return process.start()
-    yield start
-    for process in started:
-        process.stop()
-
-
-@pytest.fixture
-def mappings(tmp_path):
-    return write_mappings(tmp_path / 'mappings', DEMO_MAPPINGS)
 
 
 def options(vhost, mappings, fmt='both', target=None, **relay_opts):

@@ -2,12 +2,17 @@
 and what counts as already emitted."""
 
 import gc
+import json
 import weakref
 
+import pytest
 from oslo_config import cfg
+from oslo_utils import strutils
 
 from translator import config
+from translator import envelope
 from translator import metrics
+from translator.relay import problem_log
 from translator.relay import router
 from translator.relay import service
 from tests.conftest import DEMO_MAPPINGS, ID, legacy, write_mappings
@@ -17,9 +22,9 @@ def test_acks_cover_only_fully_confirmed_prefixes():
     ledger = service.Ledger()
     for tag in (1, 2, 3):
         ledger.open(tag, 'ts%d' % tag)
-    ledger.expect(1, 10, None)
-    ledger.expect(2, 11, None)
-    ledger.expect(2, 12, None)
+    ledger.expect(1, 10, None, 'versioned')
+    ledger.expect(2, 11, None, 'versioned')
+    ledger.expect(2, 12, None, 'versioned')
     # 3 has no output at all (its copy is already in place)
     assert ledger.completed() == []
     ledger.settle(12, False)
@@ -33,9 +38,9 @@ def test_a_refused_output_redelivers_its_source_once():
     ledger = service.Ledger()
     ledger.open(1, None)
     ledger.open(2, None)
-    ledger.expect(1, 10, 'm10')
-    ledger.expect(1, 11, 'm11')
-    ledger.expect(2, 12, None)
+    ledger.expect(1, 10, 'm10', 'versioned')
+    ledger.expect(1, 11, 'm11', 'versioned')
+    ledger.expect(2, 12, None, 'versioned')
     assert ledger.fail(11, True) == [(1, 'm10'), (None, 'm11')]
     ledger.settle(12, False)
     assert ledger.completed() == [(2, None)]
@@ -102,3 +107,68 @@ def test_reload_lets_the_replaced_mapping_set_go(tmp_path):
         assert old_class() is None
     finally:
         gc.unfreeze()
+
+
+def test_problem_log_says_each_kind_once_per_interval_with_a_count():
+    lines = []
+
+    class Logger:
+        def log(self, level, text, *args):
+            lines.append((level, text % args))
+
+    now = [0.0]
+    problems = problem_log.ProblemLog(Logger(), 10, clock=lambda: now[0])
+    for i in range(5):
+        problems.report(20, 'dead letter (unmapped)', 'event %d' % i)
+    problems.report(30, 'refused', 'nack')
+    problems.tick()  # the interval is not over: nothing yet
+    assert lines == [(20, 'dead letter (unmapped): event 0'),
+                     (30, 'refused: nack')]
+    now[0] = 10.0
+    problems.tick()
+    assert lines[2:] == [
+        (20, 'dead letter (unmapped): 4 more in the last 10 s, the latest: '
+             'event 4')]
+    problems.report(20, 'dead letter (unmapped)', 'event 5')
+    assert lines[3:] == [(20, 'dead letter (unmapped): event 5')]
+
+
+def _wire(message, **dumps):
+    return json.dumps({'oslo.version': '2.0', 'oslo.message': json.dumps(
+        message, **dumps)}, **dumps).encode()
+
+
+SECRET_CONTEXT = {'_context_auth_token': 'tok"en\u00e9', '_context_user': 'u',
+                  '_context_service_catalog': {'password': 'p'},
+                  '_context_roles': ['admin']}
+
+
+def test_dead_letter_bodies_keep_every_byte_but_the_secrets():
+    message = dict(event_type='x.y', payload={'a': 'tok"en\u00e9'},
+                   publisher_id='p', **SECRET_CONTEXT)
+    del message['_context_service_catalog']
+    raw = _wire(message)
+    masked = envelope.redacted_body(raw)
+    # Only the token's text changed: the same bytes around it.
+    token = json.dumps(json.dumps('tok"en\u00e9')[1:-1])[1:-1].encode()
+    assert masked == raw.replace(b'_context_auth_token\\": \\"' + token,
+                                 b'_context_auth_token\\": \\"***')
+    assert envelope.redacted_body(b'{not json') == b'{not json'
+    plain = json.dumps({'x': 1, '_context_user': 'u'}).encode()
+    assert envelope.redacted_body(plain) is plain  # nothing to mask
+
+
+@pytest.mark.parametrize('dumps', [{}, {'separators': (',', ':')}])
+def test_dead_letter_bodies_are_masked_as_oslo_masks_whatever_their_form(
+        dumps):
+    message = dict(event_type='x.y', payload={}, publisher_id='p',
+                   **SECRET_CONTEXT)
+    inner = json.loads(json.loads(envelope.redacted_body(
+        _wire(message, **dumps)))['oslo.message'])
+    context = {k[len('_context_'):]: v for k, v in message.items()
+               if k.startswith('_context_')}
+    assert {k[len('_context_'):]: v for k, v in inner.items()
+            if k.startswith('_context_')} == strutils.mask_dict_password(
+                context)
+    assert inner['_context_auth_token'] == '***'
+    assert inner['_context_service_catalog'] == {'password': '***'}

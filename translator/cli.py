@@ -121,6 +121,31 @@ def cmd_relay(conf):
     return 0
 
 
+def cmd_dead_letters(conf):
+    from translator.mapping import loader as mapping_loader
+    from translator.relay import bus
+    from translator.relay import dead_letters
+    from translator.relay import service
+    command = conf.command
+    try:
+        if command.action == 'list':
+            return dead_letters.list_dead_letters(
+                service.Settings.from_conf(conf), command.limit)
+        if command.dry_run:
+            return dead_letters.dry_run(
+                dead_letters.replay_settings(conf), command.limit)
+        return dead_letters.replay(conf, command.limit)
+    except (service.ConfigError, mapping_loader.MappingError) as exc:
+        print('dead-letters %s: %s' % (command.action, exc),
+              file=sys.stderr)
+        return 2
+    except (dead_letters.NoQueue, ConnectionError,
+            *bus.CONNECTION_ERRORS) as exc:
+        print('dead-letters %s: %s' % (command.action, exc),
+              file=sys.stderr)
+        return 1
+
+
 def cmd_docs(conf):
     from translator import docs
     written = docs.write_all(conf.mappings or conf.relay.mappings_dir,
@@ -144,6 +169,26 @@ def _add_commands(subparsers):
         'validate-mappings', help='Load and check a mapping set.')
     parser.add_argument('directory', nargs='?', metavar='DIR')
     parser.set_defaults(func=cmd_validate_mappings)
+    parser = subparsers.add_parser(
+        'dead-letters', help='The dead-letter queue ([target] '
+        'dead_letter_queue): list what it holds, or replay it through the '
+        'current mapping set.')
+    actions = parser.add_subparsers(dest='action', required=True)
+    listing = actions.add_parser(
+        'list', help='Count the dead letters by outcome and reason and show '
+        'a few; they stay in the queue.')
+    replaying = actions.add_parser(
+        'replay', help='Translate the dead letters again and publish what '
+        'they become, acknowledging each once that is confirmed; what '
+        'still fails goes back with its new reason. Exit status 1 if any '
+        'did.')
+    replaying.add_argument('--dry-run', action='store_true',
+                           help='Only say what would happen; nothing is '
+                           'published or taken.')
+    for action in (listing, replaying):
+        action.add_argument('--limit', type=int, metavar='N',
+                            help='Only the first N dead letters.')
+    parser.set_defaults(func=cmd_dead_letters)
     parser = subparsers.add_parser(
         'docs', help='Generate the mapping-language reference and the '
         'per-service event tables from the spec and the mapping set.')

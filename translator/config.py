@@ -64,7 +64,32 @@ target_opts = [
                     "one it was read from is not published again."),
     cfg.StrOpt('dead_letter_topic', default='notifications_dead_letter',
                help='Topic of messages that cannot be translated, kept '
-                    'intact with the reason in their headers.'),
+                    'intact (request-context secrets masked) with the '
+                    'reason in their headers.'),
+    cfg.StrOpt('dead_letter_queue', default='notifications_dead_letter',
+               help='Durable queue (a quorum queue with [source] '
+                    'quorum_queue) that the relay declares and binds to '
+                    '<dead_letter_topic>.* on every exchange it publishes '
+                    'dead letters to, before it consumes anything: a dead '
+                    'letter is always kept. `translator dead-letters` reads '
+                    'it.'),
+    cfg.BoolOpt('declare_default_queues', default=True,
+                help="As oslo.messaging's Notifier does: on its first "
+                     'publish to <topic>.<priority> of an exchange (per '
+                     'connection), declare a queue of that name bound to '
+                     'it, so that versioned notifications and legacy '
+                     'copies wait for consumers that do not exist yet. '
+                     'Such queues grow while nobody reads them; cap them '
+                     'with a policy (README).'),
+    cfg.StrOpt('unroutable', default='hold', choices=[
+        ('hold', 'do not acknowledge the source; reconnect with backoff '
+                 'and retry until a queue takes the output'),
+        ('acknowledge', 'count and log the output as lost, acknowledge '
+                        'the source')],
+        help='What to do when the target broker returns a versioned '
+             'notification or legacy copy that no queue is bound for '
+             '(possible only with declare_default_queues off). A returned '
+             'dead letter is always held.'),
 ]
 
 relay_opts = [
@@ -90,6 +115,11 @@ relay_opts = [
     cfg.IntOpt('watch_cache_size', default=100000, min=0,
                help='Resources remembered for change-only emission (rules '
                     'with `watch`); the least recently seen are forgotten.'),
+    cfg.FloatOpt('problem_log_interval', default=10.0, min=0.0,
+                 help='Per-message problems (dead letters, refused or '
+                      'unroutable outputs) are logged at most once per '
+                      'kind in this many seconds, with the number seen; '
+                      'the metrics keep every one. 0 logs each.'),
 ]
 
 metrics_opts = [

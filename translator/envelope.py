@@ -7,9 +7,11 @@ redelivered input gives the same ids and consumers can drop duplicates.
 """
 
 import hashlib
+import json
 import uuid
 
 import orjson
+from oslo_utils import strutils
 
 _sha1 = hashlib.sha1
 OSLO_VERSION = '2.0'
@@ -140,3 +142,59 @@ def wire_body(message, context=None):
             inner[CONTEXT_PREFIX + key] = value
     return orjson.dumps({'oslo.version': OSLO_VERSION,
                          'oslo.message': orjson.dumps(inner).decode()})
+
+
+def redact_context(context):
+    """The request context without tokens, passwords and secrets."""
+    return strutils.mask_dict_password(context) if context else context
+
+
+def _splice(text, key, value, masked):
+    """``text`` with the JSON member ``key: value`` written as oslo writes
+    it (json.dumps) replaced by ``key: masked``, or None if absent."""
+    old = '"%s": %s' % (key, json.dumps(value))
+    if old not in text:
+        return None
+    return text.replace(old, '"%s": %s' % (key, json.dumps(masked)))
+
+
+def redacted_body(raw):
+    """The raw message with its request-context secrets masked as in
+    versioned outputs, byte for byte otherwise; a body that cannot be
+    parsed as a notification's stays as it is.
+
+    The masked values are spliced into the text oslo.messaging wrote, so
+    what is kept stays what was sent; a body written otherwise is
+    serialised again rather than left unmasked.
+    """
+    try:
+        body = orjson.loads(raw)
+        message = unwrap(body)
+    except (orjson.JSONDecodeError, Malformed):
+        return raw
+    if not isinstance(message, dict):
+        return raw
+    context = {k[len(CONTEXT_PREFIX):]: v for k, v in message.items()
+               if k.startswith(CONTEXT_PREFIX)}
+    masked = redact_context(context)
+    changed = {CONTEXT_PREFIX + k: v for k, v in masked.items()
+               if v != context[k]}
+    if not changed:
+        return raw
+    wanted = dict(message, **changed)
+    wrapped = message is not body
+    text = body['oslo.message'] if wrapped else raw.decode('utf-8')
+    for key, value in changed.items():
+        text = text and _splice(text, key, message[key], value)
+    if text is not None:
+        spliced = (raw.decode('utf-8').replace(
+            json.dumps(body['oslo.message'])[1:-1], json.dumps(text)[1:-1])
+            if wrapped else text).encode('utf-8')
+        try:
+            if unwrap(orjson.loads(spliced)) == wanted:
+                return spliced
+        except (orjson.JSONDecodeError, Malformed):
+            pass
+    inner = json.dumps(wanted)
+    return json.dumps({'oslo.version': OSLO_VERSION, 'oslo.message': inner}
+                      if wrapped else wanted).encode('utf-8')

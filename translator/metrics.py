@@ -46,6 +46,12 @@ class RelayMetrics:
             'Publishes the target refused (nack) or did not confirm in '
             'time; their source messages are delivered again.',
             ['cause'], registry=r)
+        unroutable = prom.Counter(
+            'translator_unroutable',
+            'Outputs the target broker returned because no queue was bound '
+            'for them, by kind. A dead letter is held and retried; a '
+            'versioned or legacy one too unless unroutable = acknowledge.',
+            ['kind'], registry=r)
         self.acknowledged = prom.Counter(
             'translator_messages_acknowledged',
             'Source messages acknowledged after all their outputs were '
@@ -99,6 +105,8 @@ class RelayMetrics:
         self._received = {}
         self._published = {kind: self.published.labels(kind) for kind in (
             router.VERSIONED, router.LEGACY, router.DEAD_LETTER)}
+        self.unroutable = {kind: unroutable.labels(kind)
+                           for kind in self._published}
         self._dead_letters = {reason: self.dead_letters.labels(reason)
                               for reason in ('malformed', 'unmapped',
                                              'invalid')}

@@ -1,5 +1,6 @@
 """AMQP connections to a bus named by an oslo.messaging transport URL."""
 
+import contextlib
 import socket
 
 import amqp
@@ -89,6 +90,17 @@ class BatchedWrites:
             self._transport.write(b''.join(held))
         return held is not None
 
+    @contextlib.contextmanager
+    def paused(self):
+        """Send what is held and write through, for calls that wait for
+        a reply; hold again afterwards if writes were being held."""
+        holding = self.flush()
+        try:
+            yield
+        finally:
+            if holding:
+                self.hold()
+
 
 class ChunkedReads:
     """Socket reads of up to 64 KiB, handed to py-amqp a piece at a time.
@@ -169,16 +181,36 @@ def connect(url, heartbeat, name, write_timeout=None, frame_writer=None):
     raise ConnectionError('cannot connect to %s: %s' % (mask_url(url), last))
 
 
-def ensure_exchange(conn, name, durable):
-    """Use the exchange as it is, or create it if nobody has yet."""
+def _exists(conn, passive_declare):
+    """Whether ``passive_declare(channel)`` finds the entity. Probing first
+    means an entity that exists is used as it is: declaring it again with
+    other properties would be refused (and close the channel)."""
     probe = conn.channel()
     try:
-        probe.exchange_declare(name, 'topic', passive=True)
-        probe.close()
-        return
+        passive_declare(probe)
     except amqp.exceptions.NotFound:
-        pass  # the broker closed the probe channel
+        return False  # the broker closed the probe channel
+    probe.close()
+    return True
+
+
+def ensure_exchange(conn, name, durable):
+    """Use the exchange as it is, or create it if nobody has yet."""
+    if _exists(conn, lambda ch: ch.exchange_declare(name, 'topic',
+                                                    passive=True)):
+        return
     channel = conn.channel()
     channel.exchange_declare(name, 'topic', durable=durable,
                              auto_delete=False)
     channel.close()
+
+
+def ensure_queue(channel, name, durable, quorum):
+    """Use the queue as it is, or create it (as oslo.messaging would:
+    durable, or a quorum queue)."""
+    if _exists(channel.connection,
+               lambda ch: ch.queue_declare(name, passive=True)):
+        return
+    channel.queue_declare(
+        name, durable=durable or quorum, auto_delete=False,
+        arguments={'x-queue-type': 'quorum'} if quorum else None)

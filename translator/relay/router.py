@@ -9,8 +9,6 @@ cannot be translated into a dead letter that says why.
 import collections
 
 import orjson
-from oslo_log import log as logging
-from oslo_utils import strutils
 
 from translator import envelope
 from translator import translate
@@ -20,7 +18,6 @@ LEGACY = 'legacy'
 DEAD_LETTER = 'dead_letter'
 #: AMQP headers of a dead letter; the body is the original, byte for byte.
 HEADER_PREFIX = 'x-translator-'
-LOG = logging.getLogger(__name__)
 
 Delivery = collections.namedtuple(
     'Delivery', 'tag exchange routing_key body received')
@@ -93,11 +90,6 @@ class ChangeFilter:
         self._in_flight.clear()
 
 
-def redact(context):
-    """The request context without tokens, passwords and secrets."""
-    return strutils.mask_dict_password(context) if context else context
-
-
 class Router:
     def __init__(self, settings, translator, changes):
         self.settings = settings
@@ -141,15 +133,15 @@ class Router:
         try:
             return self.translator.translate(legacy), legacy
         # A defect of ours must not stop the stream: the message is
-        # dead-lettered with the error, the relay goes on.
+        # dead-lettered with the error (``translator translate`` on it
+        # shows the traceback), the relay goes on.
         except Exception as exc:  # noqa: BLE001
-            LOG.exception('translating %s failed', legacy.event_type)
             return translate.Outcome(
                 translate.INVALID, legacy.event_type,
                 reason='translation failed: %r' % exc), legacy
 
     def _versioned(self, delivery, outcome, legacy):
-        context = redact(legacy.context)
+        context = envelope.redact_context(legacy.context)
         outputs = []
         for rule, notification in zip(outcome.rules, outcome.notifications):
             emit, memo = self.changes.check(rule, notification['payload'])
@@ -174,5 +166,6 @@ class Router:
         if outcome.event_type:
             headers[HEADER_PREFIX + 'event-type'] = outcome.event_type
         return Output(DEAD_LETTER, delivery.exchange, '%s.%s' % (
-            self.settings.dead_letter_topic, priority), delivery.body,
-            headers, None, outcome.kind)
+            self.settings.dead_letter_topic, priority),
+            envelope.redacted_body(delivery.body), headers, None,
+            outcome.kind)

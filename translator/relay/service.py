@@ -22,6 +22,7 @@ from oslo_log import log as logging
 from translator import metrics as metrics_module
 from translator import translate
 from translator.relay import bus
+from translator.relay import problem_log
 from translator.relay import router
 
 LOG = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ class Settings:
     versioned_topic: str
     legacy_topic: str
     dead_letter_topic: str
+    dead_letter_queue: str
+    declare_default_queues: bool
+    unroutable: str
     mappings_dir: str
     prefetch: int
     batch_size: int
@@ -53,6 +57,7 @@ class Settings:
     reconnect_delay_max: float
     heartbeat: int
     watch_cache_size: int
+    problem_log_interval: float
 
     @classmethod
     def from_conf(cls, conf):
@@ -68,10 +73,12 @@ class Settings:
             conf.source.quorum_queue, conf.source.durable_exchanges,
             conf.notifications.notification_format,
             conf.target.versioned_topic, conf.target.legacy_topic,
-            conf.target.dead_letter_topic, conf.relay.mappings_dir,
-            conf.relay.prefetch, conf.relay.batch_size,
-            conf.relay.confirm_timeout, conf.relay.reconnect_delay_max,
-            conf.relay.heartbeat, conf.relay.watch_cache_size)
+            conf.target.dead_letter_topic, conf.target.dead_letter_queue,
+            conf.target.declare_default_queues, conf.target.unroutable,
+            conf.relay.mappings_dir, conf.relay.prefetch,
+            conf.relay.batch_size, conf.relay.confirm_timeout,
+            conf.relay.reconnect_delay_max, conf.relay.heartbeat,
+            conf.relay.watch_cache_size, conf.relay.problem_log_interval)
         settings.check()
         return settings
 
@@ -88,13 +95,16 @@ class Settings:
                         'same bus: the relay would consume its own output'
                         % (option, getattr(self, option)))
 
+    #: What is set up when a connection opens (queues, bindings, qos).
+    CONNECTION_FIELDS = (
+        'source_url', 'target_url', 'exchanges', 'topics', 'pool',
+        'quorum_queue', 'durable_exchanges', 'dead_letter_topic',
+        'dead_letter_queue', 'declare_default_queues', 'prefetch',
+        'heartbeat')
+
     def needs_reconnect(self, other):
-        return (self.source_url, self.target_url, self.exchanges,
-                self.topics, self.pool, self.quorum_queue, self.prefetch,
-                self.heartbeat) != (
-            other.source_url, other.target_url, other.exchanges,
-            other.topics, other.pool, other.quorum_queue, other.prefetch,
-            other.heartbeat)
+        return any(getattr(self, name) != getattr(other, name)
+                   for name in self.CONNECTION_FIELDS)
 
 
 class Ledger:
@@ -104,7 +114,8 @@ class Ledger:
         # source tag -> [outputs not yet confirmed, legacy timestamp];
         # insertion order is delivery order, which bulk acks rely on.
         self.waiting = collections.OrderedDict()
-        # target publish sequence number -> (source tag, memo, sent at)
+        # target publish sequence number -> (source tag, memo, sent at,
+        # output kind)
         self.sent = collections.OrderedDict()
 
     def __len__(self):
@@ -113,9 +124,9 @@ class Ledger:
     def open(self, tag, timestamp):
         self.waiting[tag] = [0, timestamp]
 
-    def expect(self, tag, seq, memo):
+    def expect(self, tag, seq, memo, kind):
         self.waiting[tag][0] += 1
-        self.sent[seq] = (tag, memo, time.monotonic())
+        self.sent[seq] = (tag, memo, time.monotonic(), kind)
 
     def settle(self, seq, multiple):
         """Confirmed sequence numbers -> [(source tag, memo)]; the tag is
@@ -127,7 +138,7 @@ class Ledger:
         else:
             done = [(seq, self.sent.pop(seq))] if seq in self.sent else []
         settled = []
-        for _, (tag, memo, _) in done:
+        for _, (tag, memo, _, _) in done:
             entry = self.waiting.get(tag)
             if entry is None:  # its source was already delivered again
                 tag = None
@@ -172,10 +183,19 @@ class Source:
         self.conn = bus.connect(settings.source_url, settings.heartbeat,
                                 'source')
         self.reads = bus.ChunkedReads(self.conn.transport)
+        self.channel = self.conn.channel()
+        self.queue = self._declare()
+        self.channel.basic_qos(0, settings.prefetch, False)
+        self._on_delivery = on_delivery
+        self.consumer_tag = self.channel.basic_consume(
+            self.queue, callback=self._deliver)
+
+    def _declare(self):
+        """Make the queue to consume ready; its name."""
+        settings = self.settings
         for exchange in settings.exchanges:
             bus.ensure_exchange(self.conn, exchange,
                                 settings.durable_exchanges)
-        self.channel = self.conn.channel()
         arguments = ({'x-queue-type': 'quorum'} if settings.quorum_queue
                      else None)
         self.channel.queue_declare(settings.pool, durable=True,
@@ -185,10 +205,7 @@ class Source:
                 # '<topic>.*' is every priority oslo.messaging sends.
                 self.channel.queue_bind(settings.pool, exchange,
                                         topic + '.*')
-        self.channel.basic_qos(0, settings.prefetch, False)
-        self._on_delivery = on_delivery
-        self.consumer_tag = self.channel.basic_consume(
-            settings.pool, callback=self._deliver)
+        return settings.pool
 
     def _deliver(self, message):
         info = message.delivery_info
@@ -199,7 +216,7 @@ class Source:
             time.monotonic()))
 
     def depth(self):
-        return self.channel.queue_declare(self.settings.pool,
+        return self.channel.queue_declare(self.queue,
                                           passive=True).message_count
 
     def close(self):
@@ -207,9 +224,18 @@ class Source:
 
 
 class Target:
-    """Publishing in confirm mode, without waiting for each confirm."""
+    """Publishing in confirm mode, without waiting for each confirm.
 
-    def __init__(self, settings, on_ack, on_nack):
+    A broker confirms a message that no queue is bound for, and drops it.
+    So, before anything is consumed, the dead-letter queue is declared and
+    bound on every source exchange; on the first publish to a place, per
+    connection, its exchange gets the dead-letter binding too and (as
+    oslo.messaging's Notifier does) a queue named after the routing key.
+    Every publish is mandatory: what still finds no queue comes back,
+    with its publish sequence number as correlation_id, to ``on_return``.
+    """
+
+    def __init__(self, settings, on_ack, on_nack, on_return):
         self.settings = settings
         self.writes = bus.BatchedWrites()
         self.conn = bus.connect(settings.target_url, settings.heartbeat,
@@ -221,24 +247,53 @@ class Target:
         self.channel.confirm_select()
         self.channel.events['basic_ack'].add(on_ack)
         self.channel.events['basic_nack'].add(on_nack)
+        self.channel.events['basic_return'].add(self._returned)
+        self._on_return = on_return
         self.seq = 0
         self._exchanges = set()
+        self._places = set()  # (exchange, routing key) made routable
+        bus.ensure_queue(self.channel, settings.dead_letter_queue, True,
+                         settings.quorum_queue)
+        for exchange in settings.exchanges:
+            self._use_exchange(exchange)
+
+    def _use_exchange(self, exchange):
+        bus.ensure_exchange(self.conn, exchange,
+                            self.settings.durable_exchanges)
+        self.channel.queue_bind(self.settings.dead_letter_queue, exchange,
+                                self.settings.dead_letter_topic + '.*')
+        self._exchanges.add(exchange)
+
+    def _prepare(self, output):
+        with self.writes.paused():
+            if output.exchange not in self._exchanges:
+                self._use_exchange(output.exchange)
+            if (output.kind != router.DEAD_LETTER
+                    and self.settings.declare_default_queues):
+                bus.ensure_queue(self.channel, output.routing_key,
+                                 self.settings.durable_exchanges,
+                                 self.settings.quorum_queue)
+                self.channel.queue_bind(output.routing_key, output.exchange,
+                                        output.routing_key)
+        self._places.add((output.exchange, output.routing_key))
 
     def publish(self, output):
-        if output.exchange not in self._exchanges:
-            holding = self.writes.flush()
-            bus.ensure_exchange(self.conn, output.exchange,
-                                self.settings.durable_exchanges)
-            if holding:
-                self.writes.hold()
-            self._exchanges.add(output.exchange)
+        if (output.exchange, output.routing_key) not in self._places:
+            self._prepare(output)
+        self.seq += 1
         self.channel.basic_publish(
             amqp.Message(output.body, content_type='application/json',
                          content_encoding='utf-8', delivery_mode=2,
-                         application_headers=output.headers),
-            exchange=output.exchange, routing_key=output.routing_key)
-        self.seq += 1
+                         application_headers=output.headers,
+                         correlation_id=str(self.seq)),
+            exchange=output.exchange, routing_key=output.routing_key,
+            mandatory=True)
         return self.seq
+
+    def _returned(self, exc, exchange, routing_key, message):
+        self._on_return(int(message.properties['correlation_id']),
+                        '%s, exchange %r, routing key %r' % (
+                            exc.reply_text, exchange, routing_key))
 
     def close(self):
         _close_quietly(self.conn)
@@ -272,21 +327,34 @@ class _Stalled(Exception):
     pass
 
 
+class _Held(Exception):
+    """An output came back unroutable and its source is held."""
+
+
 class Relay:
+    source_class = Source
+
     def __init__(self, conf, metrics):
         self.conf = conf
         self.metrics = metrics
-        self.settings = Settings.from_conf(conf)
+        self.settings = self._settings(conf)
         self.router = self._router(self.settings)
         _freeze_heap()
         self.source = self.target = None
         self.ledger = Ledger()
         self.pending = collections.deque()
+        self.problems = problem_log.ProblemLog(
+            LOG, self.settings.problem_log_interval)
         self.stopping = False
         self.reload_wanted = False
+        self._held = None  # why the current connection holds its sources
+        self._progressed = False
         self._last_depth_poll = 0.0
 
     # -- configuration --------------------------------------------------
+
+    def _settings(self, conf):
+        return Settings.from_conf(conf)
 
     def _router(self, settings):
         translator = translate.Translator.from_directory(
@@ -300,7 +368,7 @@ class Relay:
         self.reload_wanted = False
         try:
             self.conf.reload_config_files()
-            settings = Settings.from_conf(self.conf)
+            settings = self._settings(self.conf)
             new = self._router(settings)
         # Whatever is wrong with the new files, the relay keeps running.
         except Exception as exc:  # noqa: BLE001
@@ -311,6 +379,7 @@ class Relay:
         new.changes = self.router.changes  # what was emitted stays true
         reconnect = settings.needs_reconnect(self.settings)
         self.settings, self.router = settings, new
+        self.problems.interval = settings.problem_log_interval
         _freeze_heap()  # the old mapping set goes
         self.metrics.reloads.labels('success').inc()
         LOG.info('reloaded: notification_format=%s, mappings %s (%d rules)',
@@ -346,17 +415,21 @@ class Relay:
 
     def _connect(self):
         # Target first: with no target, messages wait in the source queue.
-        self.target = Target(self.settings, self._on_ack, self._on_nack)
+        self.target = Target(self.settings, self._on_ack, self._on_nack,
+                             self._on_return)
         self.metrics.connected.labels('target').set(1)
-        self.source = Source(self.settings, self.pending.append)
+        self.source = self.source_class(self.settings, self._on_delivery)
         self.metrics.connected.labels('source').set(1)
-        LOG.info('relaying %s (exchanges %s, topics %s, pool %s) to %s, '
-                 'notification_format=%s',
+        LOG.info('relaying queue %s of %s (exchanges %s, topics %s) to %s, '
+                 'notification_format=%s', self.source.queue,
                  bus.mask_url(self.settings.source_url),
                  ','.join(self.settings.exchanges),
-                 ','.join(self.settings.topics), self.settings.pool,
+                 ','.join(self.settings.topics),
                  bus.mask_url(self.settings.target_url),
                  self.settings.notification_format)
+
+    def _on_delivery(self, delivery):
+        self.pending.append(delivery)
 
     def _disconnect(self):
         for side in ('source', 'target'):
@@ -369,6 +442,7 @@ class Relay:
         self.ledger = Ledger()
         self.router.changes.connection_lost()
         self.pending.clear()
+        self._held = None
         self.metrics.in_flight.set(0)
 
     # -- confirms -------------------------------------------------------------
@@ -387,28 +461,66 @@ class Relay:
             if tag is None:
                 continue
             self.metrics.publish_failures.labels('nack').inc()
-            LOG.warning('target broker refused an output; its source '
-                        'message will be delivered again')
+            self.problems.report(
+                logging.WARNING, 'refused', 'the target broker refused an '
+                'output; its source message will be delivered again')
             self.source.channel.basic_reject(tag, requeue=True)
+
+    def _on_return(self, seq, where):
+        """The target broker returned an output: no queue is bound for it.
+
+        A dead letter must never vanish, and a versioned or legacy one
+        only if the operator chose ``unroutable = acknowledge``: otherwise
+        its source is held, not acknowledged, and the connection is dropped
+        to be retried with backoff (the reconnection declares and binds the
+        queues again).
+        """
+        entry = self.ledger.sent.get(seq)
+        if entry is None:
+            return  # settled already: a return of an older connection
+        kind = entry[3]
+        self.metrics.unroutable[kind].inc()
+        held = (kind == router.DEAD_LETTER
+                or self.settings.unroutable == 'hold')
+        self.problems.report(
+            logging.ERROR if held else logging.WARNING, 'unroutable ' + kind,
+            'no queue is bound for it (%s); %s' % (
+                where, 'its source is held and retried' if held else
+                'lost, its source acknowledged (unroutable = acknowledge)'))
+        settled = (self.ledger.fail if held else self.ledger.settle)(
+            seq, False)
+        for _, memo in settled:
+            if memo is not None:
+                self.router.changes.forget(memo)
+        if held:
+            self._held = 'the target broker returned a %s: %s' % (
+                kind.replace('_', ' '), where)
 
     # -- the loop -------------------------------------------------------------
 
     def run(self):
         delay = 0.5
         while not self.stopping:
+            self._progressed = False
             try:
                 self._connect()
-                delay = 0.5
                 self._serve()
-            except (_Stalled, ConnectionError, *bus.CONNECTION_ERRORS) as exc:
-                cause = 'timeout' if isinstance(exc, _Stalled) else \
-                    'connection'
-                if len(self.ledger.sent):
-                    self.metrics.publish_failures.labels(cause).inc(
-                        len(self.ledger.sent))
-                LOG.warning('bus failure, unacknowledged messages will be '
-                            'delivered again; retrying in %.1f s: %s',
-                            delay, _masked(exc, self.settings))
+            except (_Stalled, _Held, ConnectionError,
+                    *bus.CONNECTION_ERRORS) as exc:
+                if self._progressed:
+                    delay = 0.5  # the connection worked for a while
+                if isinstance(exc, _Held):
+                    what = 'holding'
+                else:
+                    what = 'bus failure'
+                    cause = ('timeout' if isinstance(exc, _Stalled) else
+                             'connection')
+                    if len(self.ledger.sent):
+                        self.metrics.publish_failures.labels(cause).inc(
+                            len(self.ledger.sent))
+                LOG.warning('%s, unacknowledged messages will be delivered '
+                            'again; retrying in %.1f s: %s', what, delay,
+                            _masked(exc, self.settings))
                 self._disconnect()
                 self._sleep(delay)
                 delay = min(delay * 2, self.settings.reconnect_delay_max)
@@ -449,6 +561,8 @@ class Relay:
         for side, buffered in zip((source, target), held):
             if buffered or side.conn.sock in readable:
                 bus.drain(side.conn)
+        if self._held:
+            raise _Held(self._held)
         if self.pending:
             self._publish_batch()
         self._acknowledge()
@@ -460,6 +574,7 @@ class Relay:
         if now - self._last_depth_poll > 5:
             self._last_depth_poll = now
             self.metrics.queue_depth.set(source.depth())
+        self.problems.tick()
         source.conn.heartbeat_tick()
         target.conn.heartbeat_tick()
 
@@ -481,11 +596,13 @@ class Relay:
             seconds = time.perf_counter() - started
             self.ledger.open(delivery.tag, routed.timestamp)
             if routed.outcome is not None and not routed.outcome.ok:
-                LOG.info('dead letter (%s): %s', routed.outcome.kind,
-                         routed.outcome.reason)
+                self.problems.report(
+                    logging.INFO, 'dead letter (%s)' % routed.outcome.kind,
+                    routed.outcome.reason)
             for output in routed.outputs:
                 seq = self.target.publish(output)
-                self.ledger.expect(delivery.tag, seq, output.remember)
+                self.ledger.expect(delivery.tag, seq, output.remember,
+                                   output.kind)
             metrics.routed(delivery.exchange, routed, seconds)
 
     def _acknowledge(self):
@@ -493,6 +610,7 @@ class Relay:
         if not done:
             return
         self.source.channel.basic_ack(done[-1][0], multiple=True)
+        self._progressed = True
         self.metrics.acknowledged.inc(len(done))
         for _, timestamp in done:
             delay = metrics_module.delay_since(timestamp)

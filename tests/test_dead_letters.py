@@ -1,0 +1,306 @@
+"""Nothing vanishes on the bus: every outcome waits in a queue even when no
+consumer has bound one, a returned dead letter is never acknowledged, the
+log stays bounded, and dead letters can be listed and replayed.
+
+Each test runs in a fresh vhost where the test binds nothing of its own
+before the relay has published, unless it says so.
+"""
+
+import json
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests import bus
+from tests.conftest import ID, ROOT, write_mappings
+from tests.test_relay import options, thing, versioned_message
+from translator import translate
+
+NOVA_CREATE = json.loads((ROOT / 'tests' / 'golden' / 'nova' /
+                          'instance-create-end-real.json').read_text())
+H = 'x-translator-'
+
+
+def as_bytes(body):
+    return body.encode() if isinstance(body, str) else body
+
+
+def headers(message):
+    return message.properties['application_headers']
+
+
+def wait_for(what, condition, timeout=60, log=None):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail('no %s after %d s%s' % (
+                what, timeout, '\n' + log.read_text() if log else ''))
+        time.sleep(0.1)
+
+
+def bindings(vhost):
+    rows = bus.ctl('list_bindings', '-p', vhost, '--no-table-headers',
+                   'source_name', 'destination_name',
+                   'routing_key').stdout.splitlines()
+    return {tuple(row.split('\t')) for row in rows}
+
+
+def queues(vhost):
+    """name -> (messages ready and unacknowledged, durable, type)."""
+    rows = bus.ctl('list_queues', '-p', vhost, '--no-table-headers', 'name',
+                   'messages', 'durable', 'type').stdout.splitlines()
+    return {name: (int(count), durable == 'true', kind)
+            for name, count, durable, kind in (r.split('\t') for r in rows)}
+
+
+@pytest.mark.parametrize('deployment', ['same bus', 'private topic'])
+def test_with_the_defaults_every_outcome_waits_in_a_queue(vhost, relay,
+                                                          deployment):
+    """The issue's new user: shipped mappings and defaults, a real Nova
+    message, a non-JSON body and an unknown event type on exchange nova."""
+    private = deployment == 'private topic'
+    opts = {'source': {'transport_url': bus.url(vhost)}}
+    if private:
+        opts['source']['topics'] = 'notifications_legacy'
+    process = relay(**opts)
+    # Before anything was consumed, the dead-letter queue is there, bound
+    # on every exchange a dead letter may go to.
+    assert {('nova', 'notifications_dead_letter', 'notifications_dead_letter.*'),
+            ('trove', 'notifications_dead_letter', 'notifications_dead_letter.*'),
+            ('openstack', 'notifications_dead_letter',
+             'notifications_dead_letter.*')} <= bindings(vhost)
+    legacy = NOVA_CREATE['input']
+    producer = bus.Producer(bus.url(vhost), 'nova',
+                            publisher_id=legacy['publisher_id'],
+                            topic=opts['source'].get('topics',
+                                                     'notifications'))
+    producer.send(legacy['event_type'], legacy['payload'])
+    producer.send('compute.instance.unheard_of', {'x': 1})
+    producer.close()
+    bus.publish_raw(vhost, 'nova', opts['source'].get(
+        'topics', 'notifications') + '.info', b'{not json')
+    wait_for('acknowledgements', lambda: process.metric(
+        'translator_messages_acknowledged_total') == 3)
+
+    found = queues(vhost)
+    [versioned] = bus.read_queue(vhost, 'versioned_notifications.info', 1)
+    assert versioned_message(versioned)['event_type'] == \
+        'instance.create.end'
+    dead = bus.read_queue(vhost, 'notifications_dead_letter', 2)
+    assert sorted(headers(m)[H + 'outcome'] for m in dead) == [
+        'malformed', 'unmapped']
+    assert {headers(m)[H + 'source-exchange'] for m in dead} == {'nova'}
+    # Kept like the relay's pool queue; the default queue as a Notifier
+    # with amqp_durable_queues off would declare it.
+    assert found['notifications_dead_letter'] == (2, True, 'classic')
+    assert found['versioned_notifications.info'] == (1, False, 'classic')
+    if private:
+        # the legacy copies of all three, where legacy consumers look
+        copies = bus.read_queue(vhost, 'notifications.info', 3)
+        assert len(copies) == 3
+    else:
+        # the services' own Notifier declared it: the relay adds no copy
+        assert found['notifications.info'][0] == 3
+    assert found['translator'][0] == 0
+    for kind in ('versioned', 'legacy', 'dead_letter'):
+        assert process.metric('translator_unroutable_total', kind=kind) == 0
+
+
+def test_quorum_setting_makes_the_dead_letter_queue_a_quorum_queue(
+        vhost, mappings, relay):
+    opts = options(vhost, mappings)
+    opts['source']['quorum_queue'] = 'true'
+    relay(**opts)
+    assert queues(vhost)['notifications_dead_letter'] == (0, True, 'quorum')
+
+
+def test_dead_letters_mask_context_secrets_and_keep_every_other_byte(
+        vhost, mappings, relay):
+    sent = bus.Collector(vhost, 'demo', 'notifications.*')
+    relay(**options(vhost, mappings, 'versioned'))
+    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer.send('other.event', {'x': 'kept as it was, "quoted" é'})
+    producer.close()
+    [original] = sent.take(1)
+    [dead] = bus.read_queue(vhost, 'notifications_dead_letter', 1)
+    assert b'secret-token-value' in as_bytes(original.body)
+    assert as_bytes(dead.body) == as_bytes(original.body).replace(
+        b'"secret-token-value', b'"***')
+
+
+def test_a_deleted_dead_letter_queue_loses_nothing_under_traffic(
+        vhost, mappings, relay):
+    """Dead letters returned unroutable are held, the queue is declared
+    again, and every dead letter sent after the deletion is kept; even
+    when the operator lets unroutable notifications go."""
+    opts = options(vhost, mappings, 'versioned', reconnect_delay_max=1)
+    opts['target'] = {'unroutable': 'acknowledge'}
+    process = relay(**opts)
+    conn = bus.connection(vhost)
+    channel = conn.channel()
+    total, deleted_after = 600, None
+    for start in range(0, total, 20):
+        bus.publish_raw(vhost, 'demo', 'notifications.info', *[
+            b'not json %d' % i for i in range(start, start + 20)])
+        if deleted_after is None and bus.queue_depth(
+                vhost, 'notifications_dead_letter') >= 100:
+            channel.queue_delete('notifications_dead_letter')
+            deleted_after = start + 20
+        time.sleep(0.02)
+    conn.close()
+    assert deleted_after is not None and deleted_after < total
+    wait_for('all acknowledged', lambda: process.metric(
+        'translator_messages_acknowledged_total') >= total,
+        log=process.log)
+    kept = set()
+    for message in bus.read_queue(vhost, 'notifications_dead_letter', total,
+                                  timeout=5):
+        kept.add(int(as_bytes(message.body).split()[-1]))
+    assert set(range(deleted_after, total)) <= kept
+    assert process.metric('translator_unroutable_total',
+                          kind='dead_letter') >= 1
+    assert queues(vhost)['translator'][0] == 0
+    assert 'unroutable dead_letter' in process.log.read_text()
+
+
+@pytest.mark.parametrize('choice', ['hold', 'acknowledge'])
+def test_unroutable_versioned_outputs_without_default_queues(
+        vhost, mappings, relay, choice):
+    opts = options(vhost, mappings, 'versioned', reconnect_delay_max=1)
+    opts['target'] = {'declare_default_queues': 'false',
+                      'unroutable': choice}
+    process = relay(**opts)
+    producer = bus.Producer(bus.url(vhost), 'demo')
+    for i in range(5):
+        producer.send('thing.create.end', thing('n%d' % i))
+    producer.close()
+    wait_for('returns', lambda: process.metric(
+        'translator_unroutable_total', kind='versioned') >= 5)
+    assert 'versioned_notifications.info' not in queues(vhost)
+    if choice == 'acknowledge':
+        wait_for('acknowledgements', lambda: process.metric(
+            'translator_messages_acknowledged_total') == 5)
+        assert queues(vhost)['translator'][0] == 0
+        return
+    time.sleep(2)  # returned again and again, never acknowledged
+    assert process.metric('translator_messages_acknowledged_total') == 0
+    assert queues(vhost)['translator'][0] == 5
+    assert 'holding' in process.log.read_text()
+    # Once a consumer binds its queue, everything flows.
+    out = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
+    names = set()
+    wait_for('the held messages', lambda: names.update(
+        versioned_message(m)['payload']['demo_object.data']['name']
+        for m in out.take(1, timeout=0.2)) or len(names) == 5, timeout=30)
+    wait_for('acknowledgements', lambda: process.metric(
+        'translator_messages_acknowledged_total') == 5)
+
+
+def test_ten_thousand_bad_messages_leave_a_bounded_log(vhost, mappings,
+                                                       relay):
+    total = 10000
+    process = relay(**options(vhost, mappings, 'versioned',
+                              problem_log_interval=1))
+    bus.publish_raw(vhost, 'demo', 'notifications.info',
+                    *[b'not json %d' % i for i in range(total)])
+    wait_for('dead letters', lambda: process.metric(
+        'translator_dead_letters_total', reason='malformed') == total,
+        timeout=120)
+
+    def logged():
+        # the first of an interval, then "N more in the last 1 s"
+        text = process.log.read_text()
+        return (text.count('dead letter (malformed): not valid JSON') +
+                sum(int(n) for n in re.findall(
+                    r'dead letter \(malformed\): (\d+) more in the last',
+                    text)))
+    wait_for('every dead letter accounted for in the log',
+             lambda: logged() == total, timeout=10)
+    lines = process.log.read_text().splitlines()
+    assert len(lines) < 60, lines
+
+
+GADGET = {'demo/gadget.yaml': '''
+    payloads:
+      GadgetPayload:
+        version: "1.0"
+        history: {"1.0": Initial version}
+        fields:
+          id: {type: uuid, source: id}
+          size: {type: int, source: size}
+    rules:
+      - match: gadget.create.end
+        event_type: gadget.create.end
+        payload: GadgetPayload
+'''}
+
+
+def translator_command(process, *args):
+    return subprocess.run(
+        [sys.executable, '-m', 'translator.cli', *args, '--config-file',
+         str(process.config)], capture_output=True, text=True, timeout=120)
+
+
+def test_replay_after_a_mapping_fix(vhost, mappings, relay, tmp_path):
+    sent = bus.Collector(vhost, 'demo', 'notifications.*')
+    process = relay(**options(vhost, mappings, 'versioned'))
+    producer = bus.Producer(bus.url(vhost), 'demo')
+    for i in range(3):
+        producer.send('gadget.create.end', dict(id=ID, size=i))
+    # unmapped now, invalid once gadgets have a mapping
+    producer.send('gadget.create.end', dict(id=ID, size='large'))
+    producer.close()
+    originals = [as_bytes(m.body) for m in sent.take(4)]
+    wait_for('dead letters', lambda: bus.queue_depth(
+        vhost, 'notifications_dead_letter') == 4)
+
+    listed = translator_command(process, 'dead-letters', 'list')
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r'notifications_dead_letter on rabbit://guest:\*\*\*@'
+                     r'\S+: 4 dead letters', listed.stdout)
+    assert re.search(r"\b4  unmapped   no rule matches event type "
+                     r"'gadget.create.end'", listed.stdout), listed.stdout
+    assert 'event type  gadget.create.end' in listed.stdout
+
+    write_mappings(mappings, GADGET)  # the fix
+    dry = translator_command(process, 'dead-letters', 'replay', '--dry-run')
+    assert dry.returncode == 0, dry.stderr
+    assert ('dry run over 4 of 4 dead letters in notifications_dead_letter:'
+            ' 3 would be translated, 1 would stay dead letters'
+            in dry.stdout), dry.stdout
+    assert "field size: not an integer: 'large'" in dry.stdout
+    assert bus.queue_depth(vhost, 'notifications_dead_letter') == 4
+
+    first = translator_command(process, 'dead-letters', 'replay',
+                               '--limit', '2')
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert ('replayed 2 of 2 dead letters from notifications_dead_letter: '
+            '2 translated, 0 back in the dead-letter queue, 2 acknowledged'
+            in first.stdout), first.stdout
+    rest = translator_command(process, 'dead-letters', 'replay')
+    assert rest.returncode == 1, rest.stdout + rest.stderr
+    assert ('replayed 2 of 2 dead letters from notifications_dead_letter: '
+            '1 translated, 1 back in the dead-letter queue, 2 acknowledged'
+            in rest.stdout), rest.stdout
+
+    # What was replayed is what a first-time translation gives, message
+    # ids included, so consumers can drop duplicates.
+    replayed = [versioned_message(m) for m in bus.read_queue(
+        vhost, 'versioned_notifications.info', 3)]
+    direct = translate.Translator.from_directory(mappings)
+    expected = [direct.translate_raw(body).notifications[0]
+                for body in originals[:3]]
+    assert [{k: m[k] for k in expected[0]} for m in replayed] == expected
+    assert all(m['_context_auth_token'] == '***' for m in replayed)
+    # What still fails is back, with the reason of the fixed mapping set.
+    [back] = bus.read_queue(vhost, 'notifications_dead_letter', 1)
+    assert headers(back)[H + 'outcome'] == 'invalid'
+    assert "field size: not an integer: 'large'" in headers(back)[
+        H + 'reason']
+    assert headers(back)[H + 'source-routing-key'] == 'notifications.info'
+    assert as_bytes(back.body) == originals[3].replace(
+        b'"secret-token-value', b'"***')
+    assert bus.queue_depth(vhost, 'translator') == 0
