@@ -48,17 +48,20 @@ class Bench:
         run = uuid.uuid4().hex[:8]
         self.exchange = 'bench-%s' % run
         self.pool = 'bench-pool-%s' % run
-        self.sink = 'bench-sink-%s' % run
-        # The output topic is the run's own: an oslo.messaging Notifier
-        # declares a queue named after it, which must not be anyone's.
+        self.dead_letters = 'bench-dead-letters-%s' % run
+        # The output topic is the run's own. The sink is the queue an
+        # oslo.messaging Notifier and the relay declare for it (all the
+        # outputs are INFO), so that every variant routes each output to
+        # one queue, as a consumer of that default queue would read it.
         self.topic = 'bench-%s-versioned' % run
+        self.sink = self.topic + '.info'
         self.channel.exchange_declare(self.exchange, 'topic', durable=True,
                                       auto_delete=False)
 
     def _delete_queues(self):
         # With those an oslo.messaging Notifier declares for the topic, so
         # that no later variant routes its output to them too.
-        for queue in [self.pool, self.sink] + [
+        for queue in [self.pool, self.dead_letters] + [
                 '%s.%s' % (self.topic, priority) for priority in (
                     'audit', 'debug', 'info', 'warn', 'error', 'critical',
                     'sample')]:
@@ -173,11 +176,12 @@ class RelayRun:
         self.config = pathlib.Path(workdir) / 'bench.conf'
         self.config.write_text(
             '[source]\ntransport_url = %s\nexchanges = %s\npool = %s\n'
-            '[target]\nversioned_topic = %s\n'
+            '[target]\nversioned_topic = %s\ndead_letter_queue = %s\n'
             '[notifications]\nnotification_format = versioned\n'
             '[relay]\nmappings_dir = %s\nprefetch = %d\nbatch_size = %d\n'
             '[metrics]\nport = 0\n' % (
                 bench.url, bench.exchange, bench.pool, bench.topic,
+                bench.dead_letters,
                 conf.mappings or conf.relay.mappings_dir,
                 conf.relay.prefetch, conf.relay.batch_size))
         self.log = open(pathlib.Path(workdir) / 'relay.log', 'wb')
