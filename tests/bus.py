@@ -6,10 +6,13 @@ import itertools
 import os
 import pathlib
 import re
+import select
 import shutil
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -126,6 +129,83 @@ def free_port():
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
+
+
+class TcpProxy:
+    """A TCP relay to a broker port that a test can stall.
+
+    ``stall()`` stops the connections made so far from passing data (both
+    ways, or only toward the client, which holds back the broker's
+    confirms); connections made afterwards pass data as usual. ``cut()``
+    resets the connections made so far, dropping whatever they hold.
+    """
+
+    def __init__(self, port=MAIN_PORT):
+        self._to = port
+        self._listener = socket.create_server((HOST, 0))
+        self.port = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._pairs = []  # [client, server, {'up': stalled, 'down': ...}]
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, vhost_name=''):
+        return url(vhost_name, port=self.port)
+
+    def _accept(self):
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection((HOST, self._to))
+            pair = [client, server, {'up': False, 'down': False}]
+            with self._lock:
+                self._pairs.append(pair)
+            threading.Thread(target=self._pump, args=(pair,),
+                             daemon=True).start()
+
+    def _pump(self, pair):
+        client, server, stalled = pair
+        routes = {client: (server, 'up'), server: (client, 'down')}
+        try:
+            while True:
+                # A stalled direction is not read: its data waits in the
+                # kernel's buffers, as behind a hung broker or network.
+                readable = [s for s, (_, way) in routes.items()
+                            if not stalled[way]]
+                ready, _, _ = select.select(readable, [], [], 0.05)
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        raise OSError('closed')
+                    routes[sock][0].sendall(data)
+        except OSError:
+            for sock in (client, server):
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def stall(self, ways=('up', 'down')):
+        with self._lock:
+            for _, _, stalled in self._pairs:
+                for way in ways:
+                    stalled[way] = True
+
+    def cut(self):
+        with self._lock:
+            pairs, self._pairs = self._pairs, []
+        for client, server, _ in pairs:
+            for sock in (client, server):
+                # RST, not FIN: what the proxy holds is dropped
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                    struct.pack('ii', 1, 0))
+                    sock.close()
+
+    def close(self):
+        self._closed = True
+        self._listener.close()
+        self.cut()
 
 
 def connection(vhost_name, port=MAIN_PORT):

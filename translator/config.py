@@ -105,7 +105,8 @@ relay_opts = [
                     'relay stops to collect confirms and acknowledge.'),
     cfg.FloatOpt('confirm_timeout', default=30.0, min=0.1,
                  help='Seconds the target broker may take to confirm a '
-                      'publish before the relay reconnects and the '
+                      'publish, and either broker to answer a request or '
+                      'take a write, before the relay reconnects and the '
                       'unconfirmed source messages are delivered again.'),
     cfg.FloatOpt('reconnect_delay_max', default=30.0, min=0.1,
                  help='Longest wait between reconnection attempts; waits '
@@ -116,8 +117,8 @@ relay_opts = [
                help='Resources remembered for change-only emission (rules '
                     'with `watch`); the least recently seen are forgotten.'),
     cfg.FloatOpt('problem_log_interval', default=10.0, min=0.0,
-                 help='Per-message problems (dead letters, refused or '
-                      'unroutable outputs) are logged at most once per '
+                 help='Per-message problems (dead letters, unroutable '
+                      'outputs) are logged at most once per '
                       'kind in this many seconds, with the number seen; '
                       'the metrics keep every one. 0 logs each.'),
 ]

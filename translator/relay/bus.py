@@ -150,13 +150,15 @@ def drain(conn):
             conn.on_inbound_frame(frame)
 
 
-def connect(url, heartbeat, name, write_timeout=None, frame_writer=None):
+def connect(url, heartbeat, name, timeout=None, frame_writer=None):
     """An open amqp.Connection to the first reachable host of the URL.
 
-    With ``write_timeout`` the connection does not ask to be told when the
-    broker blocks publishers: py-amqp would then read the socket before
-    every publish, a system call per message. A blocked broker shows
-    instead as a write or a confirm that takes too long.
+    With ``timeout``, a write, or a wait for a reply (a declaration, a
+    close), that takes longer raises: a hung broker or network must not
+    hang the relay. The connection then does not ask to be told when the
+    broker blocks publishers either: py-amqp would read the socket before
+    every publish, a system call per message; a blocked broker shows as a
+    write or a confirm that takes too long.
     """
     parsed = parse(url)
     last = None
@@ -167,10 +169,10 @@ def connect(url, heartbeat, name, write_timeout=None, frame_writer=None):
             password=host.password or 'guest',
             virtual_host=parsed.virtual_host or '/',
             heartbeat=heartbeat, connect_timeout=10,
-            write_timeout=write_timeout,
+            read_timeout=timeout, write_timeout=timeout,
             frame_writer=frame_writer or method_framing.frame_writer,
             client_properties={'connection_name': 'translator-%s' % name})
-        if write_timeout is not None:
+        if timeout is not None:
             conn.negotiate_capabilities = dict(
                 conn.negotiate_capabilities, **{'connection.blocked': False})
         try:

@@ -181,7 +181,7 @@ class Source:
     def __init__(self, settings, on_delivery):
         self.settings = settings
         self.conn = bus.connect(settings.source_url, settings.heartbeat,
-                                'source')
+                                'source', timeout=settings.confirm_timeout)
         self.reads = bus.ChunkedReads(self.conn.transport)
         self.channel = self.conn.channel()
         self.queue = self._declare()
@@ -239,8 +239,7 @@ class Target:
         self.settings = settings
         self.writes = bus.BatchedWrites()
         self.conn = bus.connect(settings.target_url, settings.heartbeat,
-                                'target',
-                                write_timeout=settings.confirm_timeout,
+                                'target', timeout=settings.confirm_timeout,
                                 frame_writer=self.writes.frame_writer)
         self.reads = bus.ChunkedReads(self.conn.transport)
         self.channel = self.conn.channel()
@@ -455,16 +454,19 @@ class Relay:
                 changes.remember(memo)
 
     def _on_nack(self, seq, multiple):
+        """The target broker refused outputs (a full queue that rejects
+        publishes, a quorum queue without its quorum): their sources are
+        held and the relay backs off before it tries again, rather than
+        spinning on a refusal that may last."""
+        refused = 0
         for tag, memo in self.ledger.fail(seq, multiple):
             if memo is not None:
                 self.router.changes.forget(memo)
-            if tag is None:
-                continue
-            self.metrics.publish_failures.labels('nack').inc()
-            self.problems.report(
-                logging.WARNING, 'refused', 'the target broker refused an '
-                'output; its source message will be delivered again')
-            self.source.channel.basic_reject(tag, requeue=True)
+            refused += tag is not None
+        if refused:
+            self.metrics.publish_failures.labels('nack').inc(refused)
+            self._held = ('the target broker refused the outputs of %d '
+                          'source message(s) (nack)' % refused)
 
     def _on_return(self, seq, where):
         """The target broker returned an output: no queue is bound for it.
@@ -620,6 +622,10 @@ class Relay:
 
 
 def _masked(exc, settings):
+    if isinstance(exc, TimeoutError) and not str(exc):
+        # what py-amqp raises when a reply or a write takes too long
+        return 'a broker did not answer within %g s (confirm_timeout)' % (
+            settings.confirm_timeout)
     text = str(exc)
     for url in (settings.source_url, settings.target_url):
         if url:
