@@ -7,7 +7,6 @@ built from the keys the README lists, so a type without a golden case is
 covered too.
 """
 
-import datetime
 import json
 import pathlib
 import re
@@ -15,6 +14,7 @@ import uuid
 
 import pytest
 
+from tests import judges
 from tests.conftest import MAPPINGS, REFERENCE
 from translator import envelope
 from translator import translate
@@ -164,7 +164,6 @@ LEGACY_NAME = re.compile(r'^(nova_.*|instance_type.*|.*instance_size.*'
 NULL_SENTINELS = {'unknown-service-id-error'}
 _AZ_ON_CREATE_ONLY = {'trove.instance.delete', 'trove.instance.modify_flavor',
                       'trove.instance.modify_volume'}
-_DATE = re.compile(r'^\d{4}-\d\d-\d\d[ T]\d\d:\d\d')
 
 
 def _dropped(legacy_event_type, key):
@@ -196,53 +195,22 @@ def _translate(trove, message):
     return outcome.notifications
 
 
-def _leaves(value):
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _leaves(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves(item)
-    elif value is not None:
-        yield value
-
-
-def _keys(value):
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from _keys(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _keys(item)
-
-
-def _comparable(value):
-    """A value as legacy and versioned forms of it both give it: dates in
-    UTC to the second, text in lower case (states change case)."""
-    text = str(value)
-    if _DATE.match(text):
-        when = datetime.datetime.fromisoformat(text)
-        if when.tzinfo is not None:
-            when = when.astimezone(datetime.timezone.utc).replace(
-                tzinfo=None)
-        return when.replace(microsecond=0).isoformat()
-    return text.lower()
-
-
 def _check(trove, message):
     """Every property a translated Trove message must have."""
     notifications = _translate(trove, message)
     event_type = message['event_type']
-    kept = {_comparable(v) for n in notifications for v in _leaves(n)}
+    kept = {judges.comparable(v) for n in notifications
+            for v in judges.scalars(n)}
     for key, value in message['payload'].items():
         if _dropped(event_type, key):
             continue
-        for leaf in _leaves(value):
+        for leaf in judges.scalars(value):
             if leaf not in NULL_SENTINELS:
-                assert _comparable(leaf) in kept, (event_type, key, leaf)
+                assert judges.comparable(leaf) in kept, (event_type, key,
+                                                         leaf)
     for n in notifications:
-        names = [k for k in _keys(n['payload']) if LEGACY_NAME.match(k)]
+        names = [k for k in judges.keys(n['payload'])
+                 if LEGACY_NAME.match(k)]
         assert names == [], (event_type, names)
         data = n['payload']['trove_object.data']
         is_error = n['event_type'].endswith('.error')
