@@ -15,14 +15,15 @@ carries it: the inner message with the context as ``_context_*`` keys)
 
 import datetime
 import json
+import pathlib
 import sys
 import tempfile
-import time
 import warnings
 
 warnings.simplefilter('ignore')
 
-import oslo_messaging  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
+from tests.capture import collect  # noqa: E402
 
 import nova.conf  # noqa: E402
 from nova.compute import utils as compute_utils  # noqa: E402
@@ -38,8 +39,6 @@ CONF = nova.conf.CONF
 HOST = 'compute-7'
 PHASE = fields.NotificationPhase
 ACTION = fields.NotificationAction
-TOPICS = ('notifications', 'versioned_notifications')
-DONE = 'judge.done'
 UTC = datetime.timezone.utc
 
 
@@ -331,55 +330,6 @@ CASES = [
 ]
 
 
-class Collector:
-    def __init__(self):
-        self.messages = []
-        self.done = set()
-
-    def _take(self, ctxt, publisher_id, event_type, payload, metadata,
-              priority):
-        if event_type == DONE:
-            self.done.add(publisher_id)
-            return
-        message = {'message_id': metadata['message_id'],
-                   'publisher_id': publisher_id, 'event_type': event_type,
-                   'priority': priority, 'payload': payload,
-                   'timestamp': metadata['timestamp']}
-        message.update(('_context_%s' % k, v) for k, v in ctxt.items())
-        self.messages.append(message)
-
-    def info(self, *args):
-        self._take(*args, priority='INFO')
-
-    def error(self, *args):
-        self._take(*args, priority='ERROR')
-
-
-def collect(send_all):
-    """Every notification send_all makes Nova send, in order."""
-    transport = oslo_messaging.get_notification_transport(CONF)
-    collector = Collector()
-    listener = oslo_messaging.get_notification_listener(
-        transport, [oslo_messaging.Target(topic=t) for t in TOPICS],
-        [collector], executor='threading')
-    listener.start()
-    send_all()
-    # One marker per topic, sent last: once both are in, so is everything
-    # before them.
-    for topic in TOPICS:
-        oslo_messaging.Notifier(transport, topics=[topic],
-                                driver='messagingv2',
-                                publisher_id=topic).info({}, DONE, {})
-    deadline = time.monotonic() + 300
-    while collector.done != set(TOPICS):
-        if time.monotonic() > deadline:
-            raise SystemExit('the in-memory transport lost a message')
-        time.sleep(0.05)
-    listener.stop()
-    listener.wait()
-    return collector.messages
-
-
 def main():
     configure()
     notifier = rpc.get_notifier('compute')
@@ -393,7 +343,8 @@ def main():
             send(context, instance(context, **changes), notifier)
 
     by_request = {}
-    for message in collect(send_all):
+    for message in collect(CONF, ('notifications', 'versioned_notifications'),
+                           send_all):
         by_request.setdefault(message['_context_request_id'], []).append(
             message)
     for name, _, _ in CASES:
