@@ -9,7 +9,6 @@ from translator import translate
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MAPPINGS = ROOT / 'mappings'
-REFERENCE = ROOT.parent / 'shared' / 'reference'
 
 
 # The CLI and the relay are tested with a mapping set of the tests' own,

@@ -471,3 +471,42 @@ def test_context_sources_read_the_request_context(make_translator):
     assert d == {'request_id': None, 'user': 'from-payload'}
     d = one(t, 'act', {})['payload']['svc_object.data']
     assert d == {'request_id': None, 'user': None}
+
+
+UNQUOTED = r'''
+namespace: svc
+payloads:
+  Fault:
+    version: "1.0"
+    history: {"1.0": Initial version}
+    fields:
+      message: {type: string, source: exception, extract: '^\w+\((.*)\)$',
+                unquote: python, nullable: true}
+rules:
+  - match: fault
+    event_type: fault
+    payload: Fault
+'''
+
+
+@pytest.mark.parametrize('error', [
+    ValueError('two\nlines'), ValueError("it's"),
+    ValueError('it\'s "quoted"\tand \\ escaped'), ValueError('Ünïcødé ✓'),
+    ValueError(''),
+])
+def test_unquote_gives_the_text_a_python_literal_stands_for(
+        make_translator, error):
+    t = make_translator({'svc/a.yaml': UNQUOTED})
+    d = one(t, 'fault', {'exception': repr(error)})[
+        'payload']['svc_object.data']
+    assert d['message'] == str(error)
+
+
+@pytest.mark.parametrize('text', [
+    'ValueError(1)', "ValueError(b'x')", "ValueError('open)",
+    "ValueError('a' + 'b')", "ValueError(__import__('os'))"])
+def test_unquote_of_anything_but_a_string_literal_is_null(make_translator,
+                                                          text):
+    t = make_translator({'svc/a.yaml': UNQUOTED})
+    d = one(t, 'fault', {'exception': text})['payload']['svc_object.data']
+    assert d['message'] is None

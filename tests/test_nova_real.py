@@ -14,12 +14,12 @@ import subprocess
 import orjson
 import pytest
 
-from tests.conftest import REFERENCE, ROOT
+from tests.conftest import ROOT
+from tests.judges import NOVA_PYTHON
 from tests.test_golden import GOLDEN
 
-NOVA_PYTHON = ROOT / '.venv-nova' / 'bin' / 'python'
 CHECK = ROOT / 'tests' / 'nova_real' / 'check.py'
-SAMPLES = REFERENCE / 'nova' / 'notification_samples'
+SAMPLES = ROOT / 'tests' / 'nova_real' / 'notification_samples'
 CASES = sorted((GOLDEN / 'nova').glob('*.json'))
 
 

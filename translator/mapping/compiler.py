@@ -7,6 +7,7 @@ or builds the real oslo.versionedobjects object (``build``), which is the
 reference the hot path is tested against.
 """
 
+import ast
 import re
 
 from translator.mapping import rules
@@ -99,8 +100,21 @@ def _composer(parts):
     return read
 
 
+def _python_string(v):
+    """The string a Python string literal stands for; None for any other
+    text. literal_eval reads literals only: nothing is run."""
+    if not isinstance(v, str) or v[:1] not in ('"', "'"):
+        return None
+    try:
+        value = ast.literal_eval(v)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, str) else None
+
+
 def _shaper(fspec):
-    """Extract, case and map, in that order; None when there is none."""
+    """Extract, unquote, case and map, in that order; None when there is
+    none."""
     steps = []
     if 'extract' in fspec:
         pattern = re.compile(fspec['extract'])
@@ -111,6 +125,8 @@ def _shaper(fspec):
             found = pattern.search(v)
             return found.group(1) if found else None
         steps.append(extract)
+    if 'unquote' in fspec:
+        steps.append(_python_string)
     if 'case' in fspec:
         method = getattr(str, fspec['case'])
         steps.append(lambda v: method(v) if isinstance(v, str) else v)
@@ -288,7 +304,7 @@ def _simple_key(field):
     spec = field.spec
     sources = spec.get('source', ())
     if (field.nested is not None or len(sources) != 1
-            or {'when', 'present_if', 'extract', 'case', 'map',
+            or {'when', 'present_if', 'extract', 'unquote', 'case', 'map',
                 'constant', 'reject'} & spec.keys()):
         return None
     key = sources[0]

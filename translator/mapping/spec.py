@@ -115,6 +115,11 @@ class FieldSchema(_Strict):
     extract = fields.String(metadata={'description': (
         'Regular expression with one group; the group is kept '
         "(`'/([^/]+)$'` takes the last part of a URL). No match is null.")})
+    unquote = fields.String(validate=validate.OneOf(['python']), metadata={
+        'description': (
+            "After `extract`: the text is a Python string literal as "
+            "`repr()` writes it, quotes included (`'it\\'s'`), and becomes "
+            "the string it stands for. Text that is not one is null.")})
     case = fields.String(validate=validate.OneOf(['lower', 'upper']),
                          metadata={'description': 'Change the case of text.'})
     map = fields.Dict(keys=fields.Raw(), values=fields.Raw(allow_none=True),
@@ -180,6 +185,8 @@ class FieldSchema(_Strict):
             raise ValidationError(
                 '`class` is required for object and list_of_objects, '
                 'and only for them', 'class')
+        if 'unquote' in data and data['type'] != 'string':
+            raise ValidationError('only string fields take it', 'unquote')
         if 'values' in data and data['type'] != 'string':
             raise ValidationError('only string fields take `values`',
                                   'values')
