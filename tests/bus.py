@@ -63,10 +63,14 @@ _nodes = itertools.count()
 
 
 class PrivateBroker:
-    """A RabbitMQ node of the tests' own, which fault tests may stop."""
+    """A RabbitMQ node of the tests' own, which fault tests may stop.
 
-    def __init__(self, base):
+    ``config``: lines of its rabbitmq.conf (a TLS listener, say).
+    """
+
+    def __init__(self, base, config=''):
         self.base = pathlib.Path(base)
+        self.config = config
         self.node = '%s%d-%d@localhost' % (NODE_PREFIX, os.getpid(),
                                            next(_nodes))
         self.port = free_port()
@@ -82,17 +86,30 @@ class PrivateBroker:
             HOME=str(self.base))
 
     def start(self):
+        return self.launch().wait()
+
+    def launch(self):
+        """Start the node without waiting for it: nodes start together."""
         _stop_orphan_nodes()
         if self.base.exists():
             shutil.rmtree(self.base)
         self.base.mkdir(parents=True)
+        (self.base / 'rabbitmq.conf').write_text(self.config)
         # rabbitmqctl authenticates with the cookie of the main node.
         shutil.copy(RABBIT_HOME / '.erlang.cookie', self.base)
-        shutil.chown(self.base, 'rabbitmq', 'rabbitmq')
-        shutil.chown(self.base / '.erlang.cookie', 'rabbitmq', 'rabbitmq')
+        for path in (self.base, self.base / '.erlang.cookie',
+                     self.base / 'rabbitmq.conf'):
+            shutil.chown(path, 'rabbitmq', 'rabbitmq')
+        self.boot()
+        return self
+
+    def boot(self):
+        """Start the node's Erlang VM again on the data it has."""
         subprocess.run(['su', 'rabbitmq', '-s', '/bin/sh', '-c',
                         'rabbitmq-server -detached'], env=self.env,
                        check=True, timeout=60)
+
+    def wait(self):
         # Until the node has registered, rabbitmqctl cannot even find it.
         wait_port(self.port, timeout=120)
         ctl('await_startup', '--timeout', '120', node=self.node)

@@ -3,6 +3,7 @@ import textwrap
 
 import pytest
 
+from tests import tls
 from translator import envelope
 from translator import translate
 
@@ -68,3 +69,11 @@ def make_translator(tmp_path):
 @pytest.fixture(scope='session')
 def shipped():
     return translate.Translator.from_directory(MAPPINGS)
+
+
+@pytest.fixture(scope='session')
+def tls_nodes():
+    """RabbitMQ nodes that take TLS only with a client certificate."""
+    nodes = tls.TLSNodes().start()
+    yield nodes
+    nodes.stop()

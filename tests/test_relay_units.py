@@ -8,6 +8,7 @@ from oslo_config import cfg
 
 from translator import config
 from translator import metrics
+from translator.relay import bus
 from translator.relay import router
 from translator.relay import service
 from tests.conftest import DEMO_MAPPINGS, ID, legacy, write_mappings
@@ -102,3 +103,23 @@ def test_reload_lets_the_replaced_mapping_set_go(tmp_path):
         assert old_class() is None
     finally:
         gc.unfreeze()
+
+
+def test_replicas_start_on_any_host_and_round_robin_moves_on():
+    hosts = ['a', 'b', 'c']
+    firsts = set()
+    for _ in range(100):
+        order = bus._HostOrder(hosts, 'round-robin')
+        first = next(iter(order))
+        firsts.add(first)
+        # the next connection tries the others first, this one last
+        again = list(order)
+        assert sorted(again) == hosts and again[-1] == first
+    # 100 replicas given the same URL: a chance of 3 * (2/3)**100 to miss
+    assert firsts == set(hosts)
+
+
+def test_shuffle_starts_each_connection_on_any_host():
+    order = bus._HostOrder(['a', 'b', 'c'], 'shuffle')
+    assert {next(iter(order)) for _ in range(100)} == {'a', 'b', 'c'}
+    assert sorted(order) == ['a', 'b', 'c']

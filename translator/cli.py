@@ -97,7 +97,7 @@ def cmd_relay(conf):
     from translator.relay import service
     try:
         relay = service.Relay(conf, metrics.RelayMetrics())
-    except (service.ConfigError, mapping_loader.MappingError) as exc:
+    except mapping_loader.MappingError as exc:
         LOG.error('relay not started: %s', exc)
         return 2
     server = None
@@ -196,10 +196,14 @@ def main(argv=None):
     conf.register_cli_opt(cfg.SubCommandOpt(
         'command', title='commands', handler=_add_commands))
     log.register_options(conf)
-    conf(_hoist_config_options(sys.argv[1:] if argv is None else argv),
-         project='translator')
-    log.setup(conf, 'translator')
-    return conf.command.func(conf)
+    try:
+        config.load(conf, _hoist_config_options(
+            sys.argv[1:] if argv is None else argv))
+        log.setup(conf, 'translator')
+        return conf.command.func(conf)
+    except config.Invalid as exc:
+        print('translator: %s' % exc, file=sys.stderr)
+        return 2
 
 
 if __name__ == '__main__':

@@ -19,6 +19,7 @@ import time
 import amqp
 from oslo_log import log as logging
 
+from translator import config
 from translator import metrics as metrics_module
 from translator import translate
 from translator.relay import bus
@@ -28,7 +29,7 @@ LOG = logging.getLogger(__name__)
 _IDLE_WAIT = 0.5  # seconds select() waits when there is nothing to do
 
 
-class ConfigError(Exception):
+class ConfigError(config.Invalid):
     """A configuration the relay refuses to run with; says why."""
 
 
@@ -53,15 +54,14 @@ class Settings:
     reconnect_delay_max: float
     heartbeat: int
     watch_cache_size: int
+    source_bus: bus.Options = bus.Options()
+    target_bus: bus.Options = bus.Options()
 
     @classmethod
     def from_conf(cls, conf):
-        source_url = conf.source.transport_url
-        target_url = conf.target.transport_url or source_url
-        try:
-            same_bus = bus.same_bus(source_url, target_url)
-        except bus.BadURL as exc:
-            raise ConfigError(str(exc)) from None
+        source_url, source_bus = bus.endpoint(conf, 'source')
+        target_url, target_bus = bus.endpoint(conf, 'target')
+        same_bus = bus.same_bus(source_url, target_url)
         settings = cls(
             source_url, target_url, same_bus, tuple(conf.source.exchanges),
             tuple(conf.source.topics), conf.source.pool,
@@ -71,7 +71,8 @@ class Settings:
             conf.target.dead_letter_topic, conf.relay.mappings_dir,
             conf.relay.prefetch, conf.relay.batch_size,
             conf.relay.confirm_timeout, conf.relay.reconnect_delay_max,
-            conf.relay.heartbeat, conf.relay.watch_cache_size)
+            conf.relay.heartbeat, conf.relay.watch_cache_size,
+            source_bus=source_bus, target_bus=target_bus)
         settings.check()
         return settings
 
@@ -91,10 +92,10 @@ class Settings:
     def needs_reconnect(self, other):
         return (self.source_url, self.target_url, self.exchanges,
                 self.topics, self.pool, self.quorum_queue, self.prefetch,
-                self.heartbeat) != (
+                self.heartbeat, self.source_bus, self.target_bus) != (
             other.source_url, other.target_url, other.exchanges,
             other.topics, other.pool, other.quorum_queue, other.prefetch,
-            other.heartbeat)
+            other.heartbeat, other.source_bus, other.target_bus)
 
 
 class Ledger:
@@ -170,7 +171,7 @@ class Source:
     def __init__(self, settings, on_delivery):
         self.settings = settings
         self.conn = bus.connect(settings.source_url, settings.heartbeat,
-                                'source')
+                                'source', options=settings.source_bus)
         self.reads = bus.ChunkedReads(self.conn.transport)
         for exchange in settings.exchanges:
             bus.ensure_exchange(self.conn, exchange,
@@ -215,7 +216,8 @@ class Target:
         self.conn = bus.connect(settings.target_url, settings.heartbeat,
                                 'target',
                                 write_timeout=settings.confirm_timeout,
-                                frame_writer=self.writes.frame_writer)
+                                frame_writer=self.writes.frame_writer,
+                                options=settings.target_bus)
         self.reads = bus.ChunkedReads(self.conn.transport)
         self.channel = self.conn.channel()
         self.channel.confirm_select()
