@@ -66,10 +66,14 @@ _nodes = itertools.count()
 
 
 class PrivateBroker:
-    """A RabbitMQ node of the tests' own, which fault tests may stop."""
+    """A RabbitMQ node of the tests' own, which fault tests may stop.
 
-    def __init__(self, base):
+    ``config``: lines of its rabbitmq.conf (a TLS listener, say).
+    """
+
+    def __init__(self, base, config=''):
         self.base = pathlib.Path(base)
+        self.config = config
         self.node = '%s%d-%d@localhost' % (NODE_PREFIX, os.getpid(),
                                            next(_nodes))
         self.port = free_port()
@@ -85,17 +89,30 @@ class PrivateBroker:
             HOME=str(self.base))
 
     def start(self):
+        return self.launch().wait()
+
+    def launch(self):
+        """Start the node without waiting for it: nodes start together."""
         _stop_orphan_nodes()
         if self.base.exists():
             shutil.rmtree(self.base)
         self.base.mkdir(parents=True)
+        (self.base / 'rabbitmq.conf').write_text(self.config)
         # rabbitmqctl authenticates with the cookie of the main node.
         shutil.copy(RABBIT_HOME / '.erlang.cookie', self.base)
-        shutil.chown(self.base, 'rabbitmq', 'rabbitmq')
-        shutil.chown(self.base / '.erlang.cookie', 'rabbitmq', 'rabbitmq')
+        for path in (self.base, self.base / '.erlang.cookie',
+                     self.base / 'rabbitmq.conf'):
+            shutil.chown(path, 'rabbitmq', 'rabbitmq')
+        self.boot()
+        return self
+
+    def boot(self):
+        """Start the node's Erlang VM again on the data it has."""
         subprocess.run(['su', 'rabbitmq', '-s', '/bin/sh', '-c',
                         'rabbitmq-server -detached'], env=self.env,
                        check=True, timeout=60)
+
+    def wait(self):
         # Until the node has registered, rabbitmqctl cannot even find it.
         wait_port(self.port, timeout=120)
         ctl('await_startup', '--timeout', '120', node=self.node)
@@ -159,7 +176,8 @@ class TcpProxy:
             except OSError:
                 return
             server = socket.create_connection((HOST, self._to))
-            pair = [client, server, {'up': False, 'down': False}]
+            pair = [client, server, {'up': False, 'down': False,
+                                     'seen': True}]
             with self._lock:
                 self._pairs.append(pair)
             threading.Thread(target=self._pump, args=(pair,),
@@ -174,6 +192,7 @@ class TcpProxy:
                 # kernel's buffers, as behind a hung broker or network.
                 readable = [s for s, (_, way) in routes.items()
                             if not stalled[way]]
+                stalled['seen'] = True  # what stall() set now holds
                 ready, _, _ = select.select(readable, [], [], 0.05)
                 for sock in ready:
                     data = sock.recv(65536)
@@ -186,10 +205,17 @@ class TcpProxy:
                     sock.close()
 
     def stall(self, ways=('up', 'down')):
+        """Returns once no connection passes data any more that way."""
         with self._lock:
-            for _, _, stalled in self._pairs:
-                for way in ways:
-                    stalled[way] = True
+            states = [stalled for _, _, stalled in self._pairs]
+        for stalled in states:
+            stalled['seen'] = False
+            for way in ways:
+                stalled[way] = True
+        deadline = time.monotonic() + 5
+        while not all(stalled['seen'] for stalled in states):
+            assert time.monotonic() < deadline, 'the proxy does not stall'
+            time.sleep(0.01)
 
     def cut(self):
         with self._lock:

@@ -4,6 +4,7 @@ import textwrap
 import pytest
 
 from tests import bus
+from tests import tls
 from translator import envelope
 from translator import translate
 
@@ -93,3 +94,11 @@ def relay(tmp_path):
 @pytest.fixture
 def mappings(tmp_path):
     return write_mappings(tmp_path / 'mappings', DEMO_MAPPINGS)
+
+
+@pytest.fixture(scope='session')
+def tls_nodes():
+    """RabbitMQ nodes that take TLS only with a client certificate."""
+    nodes = tls.TLSNodes().start()
+    yield nodes
+    nodes.stop()

@@ -11,15 +11,21 @@ import sys
 from tests import bus
 
 
-def test_bench_relay_reports_every_figure(tmp_path):
-    with bus.vhost() as vhost:
+def test_bench_relay_reports_every_figure(tmp_path, tls_nodes):
+    """Over TLS: every connection of the benchmark and of the relays it
+    runs takes the [source] TLS options (the node has no other way in)."""
+    node = tls_nodes.valid
+    with bus.vhost(node=node.node) as vhost:
         config = tmp_path / 'bench.conf'
-        config.write_text('[source]\ntransport_url = %s\n' % bus.url(vhost))
+        config.write_text('[source]\ntransport_url = %s\n%s' % (
+            node.tls_url(vhost), ''.join(
+                '%s = %s\n' % item for item in tls_nodes.options().items())))
         result = subprocess.run(
             [sys.executable, '-m', 'translator.cli', 'bench', 'relay',
              '--messages', '2000', '--config-file', str(config)],
             capture_output=True, text=True, timeout=300)
-        leftovers = bus.ctl('list_queues', '-p', vhost, 'name').stdout
+        leftovers = bus.ctl('list_queues', '-p', vhost, 'name',
+                            node=node.node).stdout
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert 'guest:***@' in out and 'guest:guest' not in out

@@ -12,6 +12,7 @@ from oslo_utils import strutils
 from translator import config
 from translator import envelope
 from translator import metrics
+from translator.relay import bus
 from translator.relay import problem_log
 from translator.relay import router
 from translator.relay import service
@@ -172,3 +173,23 @@ def test_dead_letter_bodies_are_masked_as_oslo_masks_whatever_their_form(
                 context)
     assert inner['_context_auth_token'] == '***'
     assert inner['_context_service_catalog'] == {'password': '***'}
+
+
+def test_replicas_start_on_any_host_and_round_robin_moves_on():
+    hosts = ['a', 'b', 'c']
+    firsts = set()
+    for _ in range(100):
+        order = bus._HostOrder(hosts, 'round-robin')
+        first = next(iter(order))
+        firsts.add(first)
+        # the next connection tries the others first, this one last
+        again = list(order)
+        assert sorted(again) == hosts and again[-1] == first
+    # 100 replicas given the same URL: a chance of 3 * (2/3)**100 to miss
+    assert firsts == set(hosts)
+
+
+def test_shuffle_starts_each_connection_on_any_host():
+    order = bus._HostOrder(['a', 'b', 'c'], 'shuffle')
+    assert {next(iter(order)) for _ in range(100)} == {'a', 'b', 'c'}
+    assert sorted(order) == ['a', 'b', 'c']

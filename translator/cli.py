@@ -97,7 +97,7 @@ def cmd_relay(conf):
     from translator.relay import service
     try:
         relay = service.Relay(conf, metrics.RelayMetrics())
-    except (service.ConfigError, mapping_loader.MappingError) as exc:
+    except mapping_loader.MappingError as exc:
         LOG.error('relay not started: %s', exc)
         return 2
     server = None
@@ -135,7 +135,7 @@ def cmd_dead_letters(conf):
             return dead_letters.dry_run(
                 dead_letters.replay_settings(conf), command.limit)
         return dead_letters.replay(conf, command.limit)
-    except (service.ConfigError, mapping_loader.MappingError) as exc:
+    except mapping_loader.MappingError as exc:
         print('dead-letters %s: %s' % (command.action, exc),
               file=sys.stderr)
         return 2
@@ -241,10 +241,14 @@ def main(argv=None):
     conf.register_cli_opt(cfg.SubCommandOpt(
         'command', title='commands', handler=_add_commands))
     log.register_options(conf)
-    conf(_hoist_config_options(sys.argv[1:] if argv is None else argv),
-         project='translator')
-    log.setup(conf, 'translator')
-    return conf.command.func(conf)
+    try:
+        config.load(conf, _hoist_config_options(
+            sys.argv[1:] if argv is None else argv))
+        log.setup(conf, 'translator')
+        return conf.command.func(conf)
+    except config.Invalid as exc:
+        print('translator: %s' % exc, file=sys.stderr)
+        return 2
 
 
 if __name__ == '__main__':

@@ -3,7 +3,9 @@
 ``oslo-config-generator --namespace translator`` reads ``list_opts``.
 """
 
+import argparse
 import pathlib
+import re
 import sys
 
 from oslo_config import cfg
@@ -131,12 +133,171 @@ metrics_opts = [
 ]
 
 
+# -- TLS and host order of each bus ------------------------------------
+#
+# The names and meanings of oslo.messaging's [oslo_messaging_rabbit], so
+# that an operator copies them from nova.conf; translator.relay.bus uses
+# them.
+
+#: ssl_version values: the lowest TLS version the relay accepts.
+_TLS_VERSION_CHOICES = [
+    ('', "Python's default: TLS 1.2 or later"),
+    ('TLSv1', 'TLS 1.0 or later'), ('TLSv1_1', 'TLS 1.1 or later'),
+    ('TLSv1_2', 'TLS 1.2 or later'), ('TLSv1_3', 'TLS 1.3 or later'),
+    ('SSLv23', "as empty: oslo.messaging's name for any version")]
+TLS_VERSIONS = tuple(name for name, _ in _TLS_VERSION_CHOICES if name)
+
+
+def _bus_opts(side):
+    applies = ('' if side == 'source' else
+               ' Used when [target] transport_url is set; otherwise the '
+               'target bus is reached as the source bus is.')
+    return [
+        cfg.BoolOpt('ssl', default=False,
+                    help='Connect to the %s bus over TLS. There is no '
+                         'fallback to plaintext: a broker that does not '
+                         'speak TLS on the port is an error.%s'
+                         % (side, applies)),
+        cfg.StrOpt('ssl_ca_file', default='',
+                   help='CA certificates (PEM) the broker certificate must '
+                        'be signed by; without it the system CAs are used. '
+                        'Valid only with ssl.'),
+        cfg.StrOpt('ssl_cert_file', default='',
+                   help='Client certificate (PEM) for brokers that ask for '
+                        'one. Valid only with ssl.'),
+        cfg.StrOpt('ssl_key_file', default='',
+                   help='Private key (PEM) of ssl_cert_file, unless that '
+                        'file holds it. Valid only with ssl.'),
+        cfg.StrOpt('ssl_version', default='', choices=_TLS_VERSION_CHOICES,
+                   ignore_case=True,
+                   help='Lowest TLS version accepted (oslo.messaging pins '
+                        'the version instead; Python deprecates that). '
+                        'Valid only with ssl.'),
+        cfg.BoolOpt('ssl_enforce_hostname_verification', default=True,
+                    help='With ssl_ca_file, check that the broker '
+                         'certificate names the host of the transport URL '
+                         'the relay connects to. Without ssl_ca_file the '
+                         'hostname is never checked, as in oslo.messaging.'),
+        cfg.StrOpt('kombu_failover_strategy', default='round-robin',
+                   choices=[
+                       ('round-robin', 'each reconnection starts at the '
+                        'host after the one of the previous connection'),
+                       ('shuffle', 'each reconnection starts at a random '
+                        'host')],
+                   help='Order in which the hosts of a transport URL naming '
+                        'several are tried. Either way the first connection '
+                        'starts at a random host, so that replicas spread '
+                        'over a cluster.'),
+    ]
+
+
 def list_opts():
     return [('notifications', notifications_opts), ('source', source_opts),
             ('target', target_opts), ('relay', relay_opts),
-            ('metrics', metrics_opts)]
+            ('metrics', metrics_opts),
+            ('source', _bus_opts('source')), ('target', _bus_opts('target'))]
 
 
 def register(conf):
     for group, opts in list_opts():
         conf.register_opts(opts, group=group)
+
+
+# -- one clear line for each configuration mistake ----------------------
+
+
+class Invalid(Exception):
+    """A configuration mistake, said in one line: which option or file,
+    where it is set and what is wrong with it."""
+
+
+def load(conf, argv, project='translator'):
+    """Parse the command line and the config files and check every value.
+
+    oslo.config checks a value only when it is first read, deep inside a
+    command, and reports it with a traceback; here every registered option
+    is read at once.
+    """
+    try:
+        conf(argv, project=project)
+    except cfg.ConfigFilesNotFoundError as exc:
+        raise Invalid('--config-file %s: not found'
+                      % ', '.join(exc.config_files)) from None
+    except cfg.ConfigFilesPermissionDeniedError as exc:
+        raise Invalid('--config-file %s: permission denied'
+                      % ', '.join(exc.config_files)) from None
+    except cfg.ConfigDirNotFoundError as exc:
+        raise Invalid('--config-dir %s: not found'
+                      % exc.config_dir) from None
+    except cfg.ConfigFileParseError as exc:
+        raise Invalid('--config-file %s: %s'
+                      % (exc.config_file, exc.msg)) from None
+    except OSError as exc:  # a directory given as a file, and the like
+        raise Invalid('--config-file %s: cannot read: %s'
+                      % (exc.filename, exc.strerror)) from None
+    except UnicodeDecodeError:
+        raise Invalid('--config-file %s: cannot read: not UTF-8 text'
+                      % _undecodable(argv)) from None
+    check_values(conf)
+
+
+def _undecodable(argv):
+    """The first config file named in argv that is not UTF-8 text."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('--config-file', action='append', default=[])
+    parser.add_argument('--config-dir', action='append', default=[])
+    named, _ = parser.parse_known_args(argv)
+    paths = [pathlib.Path(path) for path in named.config_file] + [
+        path for directory in named.config_dir
+        for path in sorted(pathlib.Path(directory).glob('*.conf'))]
+    for path in paths:
+        try:
+            path.read_bytes().decode('utf-8')
+        except UnicodeDecodeError:
+            return path
+    return '?'
+
+
+def check_values(conf):
+    for name in list(conf):
+        group = 'DEFAULT'
+        try:
+            value = conf[name]
+            if isinstance(value, cfg.ConfigOpts.GroupAttr):
+                group = name
+                for option in value:
+                    value[option]
+        except cfg.ConfigSourceValueError as exc:
+            raise Invalid(_value_error(group, exc)) from None
+
+
+#: How oslo.config words a bad value: the location, then the reason.
+_VALUE_ERROR = re.compile(
+    r"Value for option (\S+) from LocationInfo\(location=<Locations\.(\w+)"
+    r"[^>]*>, detail='(.*)'\) is not valid: (.*)", re.S)
+
+
+def _value_error(group, exc):
+    match = _VALUE_ERROR.match(str(exc))
+    if match is None:
+        return '[%s] %s' % (group, exc)
+    option, kind, detail, reason = match.groups()
+    location = cfg.LocationInfo(cfg.Locations[kind], detail)
+    return '%s: %s' % (_where(group, option, location), reason)
+
+
+def where(conf, group, name):
+    """'[group] name' and where its value was set, for messages."""
+    return _where(group, name, conf.get_location(name, group))
+
+
+def _where(group, name, location):
+    text = '[%s] %s' % (group, name)
+    kind = location.location if location else None
+    if kind == cfg.Locations.user:
+        return '%s in %s' % (text, location.detail)
+    if kind == cfg.Locations.command_line:
+        return '%s on the command line' % text
+    if kind == cfg.Locations.environment:
+        return '%s from environment variable %s' % (text, location.detail)
+    return text

@@ -12,13 +12,18 @@ output exactly as the translator's.
 """
 
 
-def kombu_loop(url, exchange, pool, topic, prefetch, stop):
+def kombu_loop(url, options, exchange, pool, topic, prefetch, stop):
     import kombu
+
+    from translator.relay import bus
+    # kombu hands these to py-amqp as the relay does
+    sslopts = options.sslopts(bus.parse(url).hosts[0].hostname)
     # kombu names the transport oslo.messaging calls rabbit:// amqp://.
     url = 'amqp://' + url.partition('://')[2]
     # Publishing on the consuming connection would recurse: py-amqp reads
     # pending frames, deliveries included, before each publish.
-    with kombu.Connection(url) as conn, kombu.Connection(url) as out:
+    with kombu.Connection(url, ssl=sslopts) as conn, \
+            kombu.Connection(url, ssl=sslopts) as out:
         channel = conn.channel()
         channel.basic_qos(0, prefetch, False)
         producer = kombu.Producer(out.channel())
@@ -42,7 +47,7 @@ def kombu_loop(url, exchange, pool, topic, prefetch, stop):
                     pass
 
 
-def oslo_relay(url, exchange, pool, topic, prefetch, stop):
+def oslo_relay(url, options, exchange, pool, topic, prefetch, stop):
     import oslo_messaging
     from oslo_config import cfg
 
@@ -52,11 +57,15 @@ def oslo_relay(url, exchange, pool, topic, prefetch, stop):
     # them alike. A connection for each of the executor's 64 threads, as
     # oslo's warnings ask at the default 30 (and a little faster). The
     # driver registers these options when it loads, so they come from a
-    # file rather than overrides.
+    # file rather than overrides. The TLS options have the relay's names;
+    # ssl_version is left out, as oslo.messaging pins the version it names.
     with tempfile.NamedTemporaryFile('w', suffix='.conf') as conf_file:
         conf_file.write('[oslo_messaging_rabbit]\namqp_durable_queues = true'
                         '\nrabbit_qos_prefetch_count = %d'
-                        '\nrpc_conn_pool_size = 64\n' % prefetch)
+                        '\nrpc_conn_pool_size = 64\n%s' % (
+                            prefetch, options.config_lines(
+                                'ssl', 'ssl_ca_file', 'ssl_cert_file',
+                                'ssl_key_file')))
         conf_file.flush()
         conf = cfg.ConfigOpts()
         conf(['--config-file', conf_file.name], project='translator-bench')

@@ -41,9 +41,10 @@ _POLL = 0.02
 class Bench:
     """Names of one run on the bus, and the connection that feeds it."""
 
-    def __init__(self, url):
+    def __init__(self, url, options):
         self.url = url
-        self.conn = bus.connect(url, 0, 'bench')
+        self.options = options  # TLS, as [source] says
+        self.conn = bus.connect(url, 0, 'bench', options=options)
         self.channel = self.conn.channel()
         run = uuid.uuid4().hex[:8]
         self.exchange = 'bench-%s' % run
@@ -157,8 +158,8 @@ def _baseline(bench, target, count, bodies, prefetch):
     bench.preload(bodies, count)
     stop = multiprocessing.get_context('spawn').Event()
     process = multiprocessing.get_context('spawn').Process(
-        target=target, args=(bench.url, bench.exchange, bench.pool,
-                             bench.topic, prefetch, stop))
+        target=target, args=(bench.url, bench.options, bench.exchange,
+                             bench.pool, bench.topic, prefetch, stop))
     process.start()
     try:
         return bench.time_outputs(count, [process.pid])
@@ -175,12 +176,13 @@ class RelayRun:
     def __init__(self, conf, bench, workdir):
         self.config = pathlib.Path(workdir) / 'bench.conf'
         self.config.write_text(
-            '[source]\ntransport_url = %s\nexchanges = %s\npool = %s\n'
+            '[source]\ntransport_url = %s\nexchanges = %s\npool = %s\n%s'
             '[target]\nversioned_topic = %s\ndead_letter_queue = %s\n'
             '[notifications]\nnotification_format = versioned\n'
             '[relay]\nmappings_dir = %s\nprefetch = %d\nbatch_size = %d\n'
             '[metrics]\nport = 0\n' % (
-                bench.url, bench.exchange, bench.pool, bench.topic,
+                bench.url, bench.exchange, bench.pool,
+                bench.options.config_lines(), bench.topic,
                 bench.dead_letters,
                 conf.mappings or conf.relay.mappings_dir,
                 conf.relay.prefetch, conf.relay.batch_size))
@@ -236,7 +238,8 @@ def _delays(conf, bench, rate, seconds, corpus, workdir):
     spawn = multiprocessing.get_context('spawn')
     ready, stop = spawn.Event(), spawn.Event()
     results, sink_end = spawn.Pipe(duplex=False)
-    sink = spawn.Process(target=_sink, args=(bench.url, bench.sink, total,
+    sink = spawn.Process(target=_sink, args=(bench.url, bench.options,
+                                             bench.sink, total,
                                              ready, stop, sink_end))
     sink.start()
     try:
@@ -265,7 +268,7 @@ _TICK = 0.001
 
 def _produce(bench, bodies, rate):
     writes = bus.BatchedWrites()
-    conn = bus.connect(bench.url, 0, 'bench-producer',
+    conn = bus.connect(bench.url, 0, 'bench-producer', options=bench.options,
                        frame_writer=writes.frame_writer)
     channel = conn.channel()
     placeholder = _PLACEHOLDER.encode()
@@ -286,11 +289,11 @@ def _produce(bench, bodies, rate):
     conn.close()
 
 
-def _sink(url, queue, total, ready, stop, results):
+def _sink(url, options, queue, total, ready, stop, results):
     """Sorted delays of the messages arriving on ``queue``, sent to
     ``results``. A process of its own: in the producer's, each arrival
     would wait for the producer's turn at the interpreter lock."""
-    conn = bus.connect(url, 0, 'bench-sink')
+    conn = bus.connect(url, 0, 'bench-sink', options=options)
     reads = bus.ChunkedReads(conn.transport)
     arrivals = []
 
@@ -418,7 +421,7 @@ def run(conf, translator, corpus_dir, count, soak):
               if len(translator.translate_raw(raw).notifications) == 1]
     bodies = _legacy_bodies(corpus)
     prefetch = conf.relay.prefetch
-    bench = Bench(conf.source.transport_url)
+    bench = Bench(*bus.endpoint(conf, 'source'))
     workdir = tempfile.mkdtemp(prefix='translator-bench-')
     rows = {}
     try:

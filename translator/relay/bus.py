@@ -1,12 +1,20 @@
 """AMQP connections to a bus named by an oslo.messaging transport URL."""
 
 import contextlib
+import dataclasses
+import random
 import socket
+import ssl
 
 import amqp
 from amqp import method_framing
 import oslo_messaging
 from oslo_config import cfg
+from oslo_log import log as logging
+
+from translator import config
+
+LOG = logging.getLogger(__name__)
 
 #: What a lost or refused connection raises; the relay reconnects on these.
 CONNECTION_ERRORS = (OSError, socket.timeout, amqp.exceptions.AMQPError,
@@ -150,7 +158,146 @@ def drain(conn):
             conn.on_inbound_frame(frame)
 
 
-def connect(url, heartbeat, name, timeout=None, frame_writer=None):
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """How to reach a bus beyond its URL: TLS and the order of its hosts.
+
+    The fields are the options of translator.config's bus block, named and
+    meant as in oslo.messaging's [oslo_messaging_rabbit].
+    """
+
+    ssl: bool = False
+    ssl_ca_file: str = ''
+    ssl_cert_file: str = ''
+    ssl_key_file: str = ''
+    ssl_version: str = ''
+    ssl_enforce_hostname_verification: bool = True
+    kombu_failover_strategy: str = 'round-robin'
+
+    @classmethod
+    def from_group(cls, group):
+        return cls(**{field.name: group[field.name]
+                      for field in dataclasses.fields(cls)})
+
+    def config_lines(self, *names):
+        """The options as a config file section's lines, to pass them to
+        a process of the benchmark; all of them, or those named."""
+        return ''.join('%s = %s\n' % (name, getattr(self, name))
+                       for name in names or [
+                           field.name for field in dataclasses.fields(self)])
+
+    def problem(self):
+        """(option, what is wrong) of the first TLS file that cannot be
+        used, or None: a bad path is a configuration mistake, not a
+        connection failure to retry forever."""
+        if not self.ssl:
+            return None
+        if self.ssl_key_file and not self.ssl_cert_file:
+            return 'ssl_key_file', 'set without ssl_cert_file'
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        for option, load in (
+                ('ssl_ca_file', context.load_verify_locations),
+                ('ssl_key_file', _readable),
+                ('ssl_cert_file', lambda path: context.load_cert_chain(
+                    path, self.ssl_key_file or None))):
+            path = getattr(self, option)
+            try:
+                if path:
+                    load(path)
+            except OSError as exc:  # ssl.SSLError is one too
+                what = ('not usable: %s' % exc.reason
+                        if isinstance(exc, ssl.SSLError)
+                        else 'cannot read: %s' % exc.strerror)
+                return option, '%s: %s' % (path, what)
+        return None
+
+    def sslopts(self, hostname):
+        """What py-amqp's ``ssl`` argument takes for one host, or False.
+
+        py-amqp 5 takes a dict of ``ssl.wrap_socket`` keywords; an
+        SSLContext given there is ignored and the system CAs are used
+        without a hostname check (tests/test_tls.py shows it).
+        """
+        if not self.ssl:
+            return False
+        opts = {'cert_reqs': ssl.CERT_REQUIRED}
+        if self.ssl_ca_file:
+            opts['ca_certs'] = self.ssl_ca_file
+            if self.ssl_enforce_hostname_verification:
+                opts['server_hostname'] = hostname
+        if self.ssl_cert_file:
+            opts['certfile'] = self.ssl_cert_file
+            opts['keyfile'] = self.ssl_key_file or None
+        version = _TLS_VERSIONS.get(self.ssl_version.lower())
+        if version is not None:
+            opts['tls_minimum_version'] = version
+        return opts
+
+
+#: ssl_version, in any case -> the lowest version accepted; 'SSLv23' (any)
+#: keeps Python's default.
+_TLS_VERSIONS = {name.lower(): getattr(ssl.TLSVersion, name)
+                 for name in config.TLS_VERSIONS if name.startswith('TLS')}
+
+
+def _readable(path):
+    with open(path, 'rb'):
+        pass
+
+
+def endpoint(conf, side):
+    """(transport URL, Options) of the 'source' or 'target' bus, checked.
+
+    A target without a URL of its own is the source bus, reached the same
+    way. Raises config.Invalid naming the option and its file.
+    """
+    group = conf[side]
+    if side == 'target' and not group.transport_url:
+        return endpoint(conf, 'source')
+    try:
+        parse(group.transport_url)
+    except BadURL as exc:
+        raise config.Invalid('%s: %s' % (
+            config.where(conf, side, 'transport_url'), exc)) from None
+    options = Options.from_group(group)
+    problem = options.problem()
+    if problem:
+        raise config.Invalid('%s: %s' % (
+            config.where(conf, side, problem[0]), problem[1]))
+    return group.transport_url, options
+
+
+class _HostOrder:
+    """The order in which the hosts of one URL are tried.
+
+    Like oslo.messaging, the hosts are shuffled once, so that replicas
+    given the same URL spread over a cluster. 'round-robin' then starts
+    each connection after the host of the previous one, which moves off a
+    node that failed; 'shuffle' starts from a random host each time.
+    """
+
+    def __init__(self, hosts, strategy):
+        self.hosts = random.sample(hosts, len(hosts))
+        self.strategy = strategy
+        self.next = 0
+
+    def __iter__(self):
+        if self.strategy == 'shuffle':
+            self.next = random.randrange(len(self.hosts))
+        start = self.next
+        for i in range(len(self.hosts)):
+            index = (start + i) % len(self.hosts)
+            self.next = index + 1
+            yield self.hosts[index]
+
+
+#: (URL, strategy) -> _HostOrder: a reconnection continues the order of
+#: the connection it replaces, which is gone with its Source or Target.
+_orders = {}
+
+
+def connect(url, heartbeat, name, timeout=None, frame_writer=None,
+            options=Options()):
     """An open amqp.Connection to the first reachable host of the URL.
 
     With ``timeout``, a write, or a wait for a reply (a declaration, a
@@ -161,15 +308,22 @@ def connect(url, heartbeat, name, timeout=None, frame_writer=None):
     write or a confirm that takes too long.
     """
     parsed = parse(url)
-    last = None
-    for host in parsed.hosts:
+    key = (url, options.kombu_failover_strategy)
+    order = _orders.get(key)
+    if order is None:
+        order = _orders[key] = _HostOrder(parsed.hosts,
+                                          options.kombu_failover_strategy)
+    failures = []
+    for host in order:
+        address = '%s:%d' % (host.hostname, host.port or 5672)
         conn = amqp.Connection(
-            host='%s:%d' % (host.hostname, host.port or 5672),
+            host=address,
             userid=host.username or 'guest',
             password=host.password or 'guest',
             virtual_host=parsed.virtual_host or '/',
             heartbeat=heartbeat, connect_timeout=10,
             read_timeout=timeout, write_timeout=timeout,
+            ssl=options.sslopts(host.hostname),
             frame_writer=frame_writer or method_framing.frame_writer,
             client_properties={'connection_name': 'translator-%s' % name})
         if timeout is not None:
@@ -177,10 +331,35 @@ def connect(url, heartbeat, name, timeout=None, frame_writer=None):
                 conn.negotiate_capabilities, **{'connection.blocked': False})
         try:
             conn.connect()
-            return conn
         except CONNECTION_ERRORS as exc:
-            last = exc
-    raise ConnectionError('cannot connect to %s: %s' % (mask_url(url), last))
+            failures.append('%s: %s' % (address, _cause(exc, options)))
+            continue
+        LOG.info('%s bus: connected to %s%s', name, address,
+                 ' over TLS' if options.ssl else '')
+        return conn
+    raise ConnectionError('cannot connect to %s: %s'
+                          % (mask_url(url), '; '.join(failures)))
+
+
+#: OpenSSL's verify codes for a chain no trusted CA signed.
+_UNTRUSTED = {2, 18, 19, 20}
+
+
+def _cause(exc, options):
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        cause = 'TLS: broker certificate refused: %s' % exc.verify_message
+        if exc.verify_code in _UNTRUSTED:
+            cause += ' (not signed by %s)' % (
+                options.ssl_ca_file or 'a CA of the system')
+        return cause
+    if isinstance(exc, ssl.SSLError) and exc.reason in (
+            'WRONG_VERSION_NUMBER', 'RECORD_LAYER_FAILURE'):
+        return 'TLS handshake failed (%s): not a TLS port?' % exc.reason
+    if isinstance(exc, ssl.SSLError):
+        return 'TLS handshake failed: %s' % (exc.reason or exc)
+    if isinstance(exc, ConnectionResetError) and not options.ssl:
+        return '%s (a TLS port? see ssl)' % exc
+    return str(exc) or type(exc).__name__
 
 
 def _exists(conn, passive_declare):

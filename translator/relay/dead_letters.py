@@ -66,7 +66,8 @@ def _depth(channel, settings):
 
 
 def queue_depth(settings):
-    conn = bus.connect(settings.target_url, 0, 'dead-letters')
+    conn = bus.connect(settings.target_url, 0, 'dead-letters',
+                       options=settings.target_bus)
     try:
         return _depth(conn.channel(), settings)
     finally:
@@ -76,7 +77,8 @@ def queue_depth(settings):
 def browse(settings, limit, on_message):
     """Hand the first ``limit`` (None: all) dead letters to on_message
     and leave them in the queue; returns how many the queue held."""
-    conn = bus.connect(settings.target_url, 0, 'dead-letters')
+    conn = bus.connect(settings.target_url, 0, 'dead-letters',
+                       options=settings.target_bus)
     try:
         channel = conn.channel()
         depth = _depth(channel, settings)
@@ -162,7 +164,7 @@ def replay_settings(conf, limit=None):
     settings = service.Settings.from_conf(conf)
     return dataclasses.replace(
         settings, source_url=settings.target_url,
-        notification_format='versioned',
+        source_bus=settings.target_bus, notification_format='versioned',
         prefetch=min(settings.prefetch, limit or settings.prefetch))
 
 

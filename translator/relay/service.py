@@ -19,6 +19,7 @@ import time
 import amqp
 from oslo_log import log as logging
 
+from translator import config
 from translator import metrics as metrics_module
 from translator import translate
 from translator.relay import bus
@@ -29,7 +30,7 @@ LOG = logging.getLogger(__name__)
 _IDLE_WAIT = 0.5  # seconds select() waits when there is nothing to do
 
 
-class ConfigError(Exception):
+class ConfigError(config.Invalid):
     """A configuration the relay refuses to run with; says why."""
 
 
@@ -58,15 +59,14 @@ class Settings:
     heartbeat: int
     watch_cache_size: int
     problem_log_interval: float
+    source_bus: bus.Options = bus.Options()
+    target_bus: bus.Options = bus.Options()
 
     @classmethod
     def from_conf(cls, conf):
-        source_url = conf.source.transport_url
-        target_url = conf.target.transport_url or source_url
-        try:
-            same_bus = bus.same_bus(source_url, target_url)
-        except bus.BadURL as exc:
-            raise ConfigError(str(exc)) from None
+        source_url, source_bus = bus.endpoint(conf, 'source')
+        target_url, target_bus = bus.endpoint(conf, 'target')
+        same_bus = bus.same_bus(source_url, target_url)
         settings = cls(
             source_url, target_url, same_bus, tuple(conf.source.exchanges),
             tuple(conf.source.topics), conf.source.pool,
@@ -78,7 +78,8 @@ class Settings:
             conf.relay.mappings_dir, conf.relay.prefetch,
             conf.relay.batch_size, conf.relay.confirm_timeout,
             conf.relay.reconnect_delay_max, conf.relay.heartbeat,
-            conf.relay.watch_cache_size, conf.relay.problem_log_interval)
+            conf.relay.watch_cache_size, conf.relay.problem_log_interval,
+            source_bus=source_bus, target_bus=target_bus)
         settings.check()
         return settings
 
@@ -100,7 +101,7 @@ class Settings:
         'source_url', 'target_url', 'exchanges', 'topics', 'pool',
         'quorum_queue', 'durable_exchanges', 'dead_letter_topic',
         'dead_letter_queue', 'declare_default_queues', 'prefetch',
-        'heartbeat')
+        'heartbeat', 'source_bus', 'target_bus')
 
     def needs_reconnect(self, other):
         return any(getattr(self, name) != getattr(other, name)
@@ -181,7 +182,8 @@ class Source:
     def __init__(self, settings, on_delivery):
         self.settings = settings
         self.conn = bus.connect(settings.source_url, settings.heartbeat,
-                                'source', timeout=settings.confirm_timeout)
+                                'source', timeout=settings.confirm_timeout,
+                                options=settings.source_bus)
         self.reads = bus.ChunkedReads(self.conn.transport)
         self.channel = self.conn.channel()
         self.queue = self._declare()
@@ -240,7 +242,8 @@ class Target:
         self.writes = bus.BatchedWrites()
         self.conn = bus.connect(settings.target_url, settings.heartbeat,
                                 'target', timeout=settings.confirm_timeout,
-                                frame_writer=self.writes.frame_writer)
+                                frame_writer=self.writes.frame_writer,
+                                options=settings.target_bus)
         self.reads = bus.ChunkedReads(self.conn.transport)
         self.channel = self.conn.channel()
         self.channel.confirm_select()
