@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Mutation testing of the relay, the mapping language and the metrics.
+
+Each mutant is a small, plausible mistake in one place of translator/relay,
+translator/mapping or translator/metrics.py, and the tests that cover that
+part must notice it. For each mutant the file is changed, the test files
+of its part run (``pytest -x``: the first failure kills it), and the file
+is put back. A mutant the tests let through is a promise nothing guards.
+
+Run by hand, not in CI (a survivor runs its whole group, minutes each),
+with RabbitMQ up, from the checkout::
+
+    .venv/bin/python .ci/mutants.py            # every mutant
+    .venv/bin/python .ci/mutants.py NAME ...   # some, by name
+    .venv/bin/python .ci/mutants.py --list
+
+It refuses to run while a file it would change has uncommitted changes,
+and always puts the file back, even when interrupted.
+"""
+
+import argparse
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+#: The tests of each part, quickest first: -x stops at the first failure.
+RELAY = ['tests/test_relay_units.py', 'tests/test_dead_letters.py',
+         'tests/test_relay.py', 'tests/test_delivery.py',
+         'tests/test_metrics.py', 'tests/test_bench.py']
+MAPPING = ['tests/test_mapping_errors.py', 'tests/test_mapping_language.py',
+           'tests/test_golden.py', 'tests/test_hot_path.py',
+           'tests/test_fingerprints.py', 'tests/test_trove.py',
+           'tests/test_nova_real.py', 'tests/test_nova_emitters.py']
+METRICS = ['tests/test_metrics.py', 'tests/test_deploy.py',
+           'tests/test_relay.py']
+
+S = 'translator/relay/service.py'
+R = 'translator/relay/router.py'
+B = 'translator/relay/bus.py'
+P = 'translator/relay/problem_log.py'
+D = 'translator/relay/dead_letters.py'
+V = 'translator/mapping/values.py'
+L = 'translator/mapping/loader.py'
+C = 'translator/mapping/compiler.py'
+RU = 'translator/mapping/rules.py'
+SP = 'translator/mapping/spec.py'
+M = 'translator/metrics.py'
+
+#: name: (file, text, replacement, tests)
+MUTANTS = {
+    # -- at least once
+    'ack-before-confirm': (S, "self.waiting[tag][0] += 1", "pass", RELAY),
+    'nack-ignored': (S, "        refused = 0\n", "        return\n", RELAY),
+    'no-confirm-timeout': (
+        S, "raise _Stalled('no confirm", "print('no confirm", RELAY),
+    'ack-only-the-last': (
+        S, "basic_ack(done[-1][0], multiple=True)",
+        "basic_ack(done[-1][0], multiple=False)", RELAY),
+    'completed-past-unconfirmed': (S, "            if left:\n",
+                                   "            if left > 1:\n", RELAY),
+    'sigterm-drops-in-flight': (
+        S, "if draining and not self.pending and not len(self.ledger):",
+        "if draining:", RELAY),
+    'reload-keeps-connections': (
+        S, "            LOG.info('connection settings changed: "
+        "reconnecting')\n            self._disconnect()",
+        "            LOG.info('connection settings changed: "
+        "reconnecting')", RELAY),
+    'no-reply-timeout': (
+        S, "'target', timeout=settings.confirm_timeout,", "'target',",
+        RELAY),
+    'backoff-never-grows': (
+        S, "delay = min(delay * 2, self.settings.reconnect_delay_max)",
+        "delay = 0.5", RELAY),
+    # -- nothing vanishes
+    'not-mandatory': (S, "mandatory=True)", "mandatory=False)", RELAY),
+    'returned-dead-letter-acknowledged': (
+        S, "held = (kind == router.DEAD_LETTER\n"
+        "                or self.settings.unroutable == 'hold')",
+        "held = self.settings.unroutable == 'hold'", RELAY),
+    'held-not-raised': (S, "            raise _Held(self._held)\n",
+                        "            pass\n", RELAY),
+    'no-dead-letter-queue': (
+        S, "        bus.ensure_queue(self.channel, settings.dead_letter_queue, "
+        "True,\n                         settings.quorum_queue)\n", "",
+        RELAY),
+    'no-dead-letter-binding': (
+        S, "        self.channel.queue_bind(self.settings.dead_letter_queue, "
+        "exchange,\n                                "
+        "self.settings.dead_letter_topic + '.*')\n", "", RELAY),
+    'no-default-queues': (
+        S, "and self.settings.declare_default_queues):",
+        "and False):", RELAY),
+    'existing-queue-declared-again': (
+        B, "    except amqp.exceptions.NotFound:\n        return False",
+        "    except amqp.exceptions.NotFound:\n        pass\n"
+        "    return False", RELAY),
+    'dead-letter-secrets-kept': (
+        R, "envelope.redacted_body(delivery.body)", "delivery.body", RELAY),
+    'versioned-secrets-kept': (
+        R, "context = envelope.redact_context(legacy.context)",
+        "context = legacy.context", RELAY),
+    'legacy-copy-twice-on-same-bus': (
+        R, "s.same_bus and topic == s.legacy_topic", "False", RELAY),
+    'priority-lost-in-routing-key': (
+        R, "notification['priority'].lower()", "'info'", RELAY),
+    'no-unique-id': (
+        R, "message = dict(notification, _unique_id=notification[\n"
+        "                'message_id'].replace('-', ''))",
+        "message = notification", RELAY),
+    'unchanged-update-emitted-again': (
+        S, "                changes.remember(memo)\n",
+        "                pass\n", RELAY),
+    'url-password-shown': (
+        B, "userinfo = userinfo.split(':', 1)[0] + ':***'", "pass", RELAY),
+    'buffered-frames-ignored': (
+        B, "return self._offset < len(self._data)", "return False", RELAY),
+    'problem-log-floods': (
+        P, "            window.latest = message\n            return\n",
+        "            window.latest = message\n", RELAY),
+    'problem-log-no-summary': (
+        P, "            if now >= window.ends:", "            if False:",
+        RELAY),
+    'replay-sends-legacy-copies': (
+        D, "source_bus=settings.target_bus, notification_format='versioned',",
+        "source_bus=settings.target_bus,", RELAY),
+    'list-takes-the-dead-letters': (
+        D, "            channel.basic_consume(settings.dead_letter_queue,\n"
+        "                                  callback=received)",
+        "            channel.basic_consume(settings.dead_letter_queue,\n"
+        "                                  callback=received, no_ack=True)",
+        RELAY),
+    # -- values and the mapping language
+    'int-truncates-floats': (
+        V, "if isinstance(v, float) and not v.is_integer():",
+        "if False:", MAPPING),
+    'datetime-not-converted-to-utc': (
+        V, "ts.replace(tzinfo=_UTC) if ts.tzinfo is None else ts.astimezone(\n"
+        "        _UTC)", "ts.replace(tzinfo=_UTC)", MAPPING),
+    'bool-takes-any-int': (
+        V, "if isinstance(v, int) and v in (0, 1):",
+        "if isinstance(v, int):", MAPPING),
+    'string-stripped': (V, "        return v\n    # oslo.versionedobjects'",
+                        "        return v.strip()\n    # oslo.versionedobjects'",
+                        MAPPING),
+    'mac-not-lowered': (V, "lowered = v.lower().replace('-', ':')",
+                        "lowered = v.replace('-', ':')", MAPPING),
+    'empty-string-kept-for-numbers': (
+        C, "empty_as_null = fspec.get('empty_as_null',\n"
+        "                                  fspec['type'] != 'string')",
+        "empty_as_null = fspec.get('empty_as_null', False)", MAPPING),
+    'present-if-ignored': (
+        C, "                    present(root, ctx) is not None)",
+        "                    True)", MAPPING),
+    'globs-before-exact-names': (
+        RU, "for rule in exact + globbed:", "for rule in globbed + exact:",
+        MAPPING),
+    'error-priority-kept': (
+        RU, "            return 'ERROR'\n", "            pass\n", MAPPING),
+    'watch-fields-unchecked': (
+        L, "            if fname not in pdef.fields:",
+        "            if False:", MAPPING),
+    'since-newer-than-version-allowed': (
+        L, "if since and _version_tuple(since) > _version_tuple(pdef.version):",
+        "if False:", MAPPING),
+    'since-not-in-history-allowed': (
+        L, "if since and since not in pdef.history:", "if False:", MAPPING),
+    'history-newer-than-version-allowed': (
+        L, "    if newest != pdef.version:", "    if False:", MAPPING),
+    'captures-type-unchecked': (SP, "            if not ok:", "            if False:",
+                                MAPPING),
+    'reject-rule-unchecked': (
+        SP, "        if 'reject' in data and ('source' not in data",
+        "        if False and ('source' not in data", MAPPING),
+    # -- metrics
+    'dead-letter-reasons-uncounted': (
+        M, "                self._dead_letters[output.reason].inc()",
+        "                pass", METRICS),
+    'event-type-label-unbounded': (
+        M, "        if event_type in self._known_events or outcome.ok:",
+        "        if True:", METRICS),
+    'suppressed-uncounted': (M, "            self.suppressed.inc(routed.suppressed)",
+                             "            pass", METRICS),
+    'queue-depth-never-polled': (
+        S, "            self.metrics.queue_depth.set(source.depth())",
+        "            pass", METRICS),
+    'cause-label-renamed': (M, "            ['cause'], registry=r)",
+                            "            ['why'], registry=r)", METRICS),
+    'delay-unobserved': (S, "                self.metrics.delay.observe(delay)",
+                         "                pass", METRICS),
+    'unroutable-uncounted': (S, "        self.metrics.unroutable[kind].inc()\n",
+                             "", METRICS),
+}
+
+
+def dirty(paths):
+    out = subprocess.run(['git', 'status', '--porcelain', '--', *paths],
+                         cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    return out.strip()
+
+
+def run_one(name, timeout):
+    path, text, replacement, tests = MUTANTS[name]
+    target = ROOT / path
+    original = target.read_text()
+    if original.count(text) != 1:
+        return 'BROKEN', 'its text is not found once in %s' % path, 0
+    started = time.monotonic()
+    try:
+        target.write_text(original.replace(text, replacement))
+        try:
+            result = subprocess.run(
+                [sys.executable, '-m', 'pytest', '-x', '-q',
+                 '-p', 'no:cacheprovider', '-p', 'no:warnings', *tests],
+                cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return 'killed', 'the tests hung (%d s)' % timeout, timeout
+    finally:
+        target.write_text(original)
+    seconds = time.monotonic() - started
+    if result.returncode == 0:
+        return 'SURVIVED', 'all of %s passed' % ' '.join(tests), seconds
+    found = re.search(r'^(?:FAILED|ERROR) (\S+)', result.stdout, re.M)
+    return 'killed', found.group(1) if found else result.stdout.splitlines()[
+        -1], seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('names', nargs='*', metavar='NAME')
+    parser.add_argument('--list', action='store_true')
+    parser.add_argument('--timeout', type=int, default=1200,
+                        help='seconds per mutant before it counts as '
+                        'killed by a hang')
+    args = parser.parse_args()
+    if args.list:
+        for name, (path, _, _, _) in MUTANTS.items():
+            print('%-36s %s' % (name, path))
+        return 0
+    names = args.names or list(MUTANTS)
+    unknown = set(names) - set(MUTANTS)
+    if unknown:
+        parser.error('no mutant named %s' % ', '.join(sorted(unknown)))
+    busy = dirty(sorted({MUTANTS[n][0] for n in names}))
+    if busy:
+        parser.error('commit or stash these first:\n' + busy)
+    survived = []
+    for name in names:
+        verdict, detail, seconds = run_one(name, args.timeout)
+        print('%-8s %-36s %4.0f s  %s' % (verdict, name, seconds, detail),
+              flush=True)
+        if verdict != 'killed':
+            survived.append(name)
+    killed = len(names) - len(survived)
+    print('\n%d of %d mutants killed (%.0f %%)%s' % (
+        killed, len(names), 100 * killed / len(names),
+        '; left: ' + ', '.join(survived) if survived else ''))
+    return 1 if survived else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
