@@ -6,6 +6,8 @@ import json
 import weakref
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oslo_config import cfg
 from oslo_utils import strutils
 
@@ -193,3 +195,28 @@ def test_shuffle_starts_each_connection_on_any_host():
     order = bus._HostOrder(['a', 'b', 'c'], 'shuffle')
     assert {next(iter(order)) for _ in range(100)} == {'a', 'b', 'c'}
     assert sorted(order) == ['a', 'b', 'c']
+
+
+_NAMES = st.sampled_from([
+    'auth_token', 'AUTH_TOKEN', 'user_id', 'request_id', 'roles',
+    'service_catalog', 'password', 'x_Password_y', 'token', 'secret_uuid',
+    'user_name', 'timestamp', 'is_admin', 'chapsecret', 'remote_address'])
+_TEXTS = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(['password=hunter2', "'adminPass': 'aaaaa'",
+                     'token: abc', 'a Secret here', 'SSLKEY=1',
+                     '--password d81juxmEW_', 'req-1c2d', 'İ\u0130passwordΣ']))
+_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(
+        allow_nan=False), _TEXTS),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(
+        st.one_of(_NAMES, st.text(max_size=6)), inner, max_size=3)),
+    max_leaves=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.one_of(_NAMES, st.text(max_size=10)), _VALUES,
+                       max_size=12))
+def test_contexts_are_masked_exactly_as_oslo_masks_them(context):
+    assert envelope.redact_context(context) == \
+        strutils.mask_dict_password(context)
