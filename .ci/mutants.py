@@ -21,6 +21,7 @@ and always puts the file back, even when interrupted.
 import argparse
 import pathlib
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 #: The tests of each part, quickest first: -x stops at the first failure.
 RELAY = ['tests/test_relay_units.py', 'tests/test_dead_letters.py',
-         'tests/test_relay.py', 'tests/test_delivery.py',
+         'tests/test_delivery.py', 'tests/test_relay.py',
          'tests/test_metrics.py', 'tests/test_bench.py']
 MAPPING = ['tests/test_mapping_errors.py', 'tests/test_mapping_language.py',
            'tests/test_golden.py', 'tests/test_hot_path.py',
@@ -230,7 +231,12 @@ def run_one(name, timeout):
         -1], seconds
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt  # so that the file is put back
+
+
 def main():
+    signal.signal(signal.SIGTERM, _interrupted)
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('names', nargs='*', metavar='NAME')
     parser.add_argument('--list', action='store_true')
