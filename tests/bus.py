@@ -68,12 +68,14 @@ _nodes = itertools.count()
 class PrivateBroker:
     """A RabbitMQ node of the tests' own, which fault tests may stop.
 
-    ``config``: lines of its rabbitmq.conf (a TLS listener, say).
+    ``config``: lines of its rabbitmq.conf (a TLS listener, say);
+    ``plugins``: those to enable.
     """
 
-    def __init__(self, base, config=''):
+    def __init__(self, base, config='', plugins=()):
         self.base = pathlib.Path(base)
         self.config = config
+        self.plugins = plugins
         self.node = '%s%d-%d@localhost' % (NODE_PREFIX, os.getpid(),
                                            next(_nodes))
         self.port = free_port()
@@ -98,10 +100,12 @@ class PrivateBroker:
             shutil.rmtree(self.base)
         self.base.mkdir(parents=True)
         (self.base / 'rabbitmq.conf').write_text(self.config)
+        (self.base / 'plugins').write_text('[%s].\n' % ','.join(
+            self.plugins))
         # rabbitmqctl authenticates with the cookie of the main node.
         shutil.copy(RABBIT_HOME / '.erlang.cookie', self.base)
         for path in (self.base, self.base / '.erlang.cookie',
-                     self.base / 'rabbitmq.conf'):
+                     self.base / 'rabbitmq.conf', self.base / 'plugins'):
             shutil.chown(path, 'rabbitmq', 'rabbitmq')
         self.boot()
         return self

@@ -130,8 +130,9 @@ CONTEXTS = st.fixed_dictionaries({
     'publisher_id': st.just('compute.host1'),
     'service': st.just('compute'), 'host': st.just('host1'),
     'timestamp': st.just('2016-08-19 10:20:59.279903'),
-    'context': st.fixed_dictionaries({}, optional={
-        key: st.one_of(st.none(), st.text(max_size=8))
+    # the inner message, where $context.<key> sources read _context_<key>
+    'message': st.fixed_dictionaries({}, optional={
+        '_context_' + key: st.one_of(st.none(), st.text(max_size=8))
         for key in ('request_id', 'user_id', 'project_id')}),
 })
 

@@ -218,5 +218,9 @@ _VALUES = st.recursive(
 @given(st.dictionaries(st.one_of(_NAMES, st.text(max_size=10)), _VALUES,
                        max_size=12))
 def test_contexts_are_masked_exactly_as_oslo_masks_them(context):
-    assert envelope.redact_context(context) == \
-        strutils.mask_dict_password(context)
+    masked = strutils.mask_dict_password(context)
+    assert envelope.redact_context(context) == masked
+    # as they travel, each key prefixed: the same values masked
+    assert envelope.redact_context({
+        '_context_' + key: value for key, value in context.items()}) == {
+        '_context_' + key: value for key, value in masked.items()}

@@ -69,9 +69,9 @@ class TLSBroker(bus.PrivateBroker):
     """A node that takes TLS 1.2 only, with a client certificate, on
     ``tls_port``; ``port`` stays plaintext, for producers and collectors."""
 
-    def __init__(self, base, certs, certfile, keyfile):
+    def __init__(self, base, certs, certfile, keyfile, plugins=()):
         self.tls_port = bus.free_port()
-        super().__init__(base, config='\n'.join([
+        super().__init__(base, plugins=plugins, config='\n'.join([
             'listeners.ssl.default = %s:%d' % (bus.HOST, self.tls_port),
             'ssl_options.cacertfile = %s' % certs.ca,
             'ssl_options.certfile = %s' % certfile,
@@ -93,8 +93,10 @@ class TLSNodes:
         self.base = tempfile.mkdtemp(prefix='translator-tls-')
         os.chmod(self.base, 0o755)
         self.certs = make_certificates(os.path.join(self.base, 'certs'))
+        # the relay benchmark runs its Shovel baseline there
         self.valid = TLSBroker(os.path.join(self.base, 'valid'), self.certs,
-                               self.certs.server, self.certs.server_key)
+                               self.certs.server, self.certs.server_key,
+                               plugins=['rabbitmq_shovel'])
         self.expired = TLSBroker(os.path.join(self.base, 'expired'),
                                  self.certs, self.certs.expired,
                                  self.certs.expired_key)

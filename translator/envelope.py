@@ -28,17 +28,23 @@ class Malformed(Exception):
 
 class LegacyNotification:
     __slots__ = ('message_id', 'publisher_id', 'event_type', 'priority',
-                 'payload', 'timestamp', 'context')
+                 'payload', 'timestamp', 'message')
 
     def __init__(self, message_id, publisher_id, event_type, priority,
-                 payload, timestamp, context):
+                 payload, timestamp, message):
         self.message_id = message_id
         self.publisher_id = publisher_id
         self.event_type = event_type
         self.priority = priority
         self.payload = payload
         self.timestamp = timestamp
-        self.context = context
+        self.message = message  # the inner message, as it came
+
+    def context(self):
+        """The request context sent beside the payload, as on the wire:
+        ``_context_<key>``. Made on demand: translating needs no copy."""
+        return {key: value for key, value in self.message.items()
+                if key.startswith(CONTEXT_PREFIX)}
 
 
 def _text(message, key, required=True):
@@ -68,17 +74,17 @@ def from_message(message, raw=None):
         # Without an id of its own, the content is the identity.
         if raw is None:
             raw = orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
+        elif isinstance(raw, str):
+            raw = raw.encode()
         message_id = str(uuid.uuid5(ID_NAMESPACE,
-                                    raw.decode('utf-8', 'replace')))
+                                    bytes(raw).decode('utf-8', 'replace')))
     elif not isinstance(message_id, str):
         raise Malformed('message_id is not a string')
     priority = _text(message, 'priority', required=False) or DEFAULT_PRIORITY
-    context = {k[len(CONTEXT_PREFIX):]: v for k, v in message.items()
-               if k.startswith(CONTEXT_PREFIX)}
     return LegacyNotification(
         message_id, _text(message, 'publisher_id'), event_type,
         priority.upper(), payload,
-        message.get('timestamp', metadata.get('timestamp')), context)
+        message.get('timestamp', metadata.get('timestamp')), message)
 
 
 def unwrap(body):
@@ -105,8 +111,7 @@ def parse(raw):
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise Malformed('not valid JSON: %s' % exc) from None
-    raw_bytes = raw.encode() if isinstance(raw, str) else bytes(raw)
-    return from_message(unwrap(body), raw_bytes)
+    return from_message(unwrap(body), raw)
 
 
 def derived_id(source_id, index):
@@ -135,11 +140,9 @@ def versioned(source, index, publisher_id, event_type, priority, payload):
 
 
 def wire_body(message, context=None):
-    """The messagingv2 body that carries one message."""
-    inner = dict(message)
-    if context:
-        for key, value in context.items():
-            inner[CONTEXT_PREFIX + key] = value
+    """The messagingv2 body that carries one message and the request
+    context (``_context_*`` keys)."""
+    inner = {**message, **context} if context else message
     return orjson.dumps({'oslo.version': OSLO_VERSION,
                          'oslo.message': orjson.dumps(inner).decode()})
 
@@ -191,7 +194,8 @@ def _masked_whole(keys):
 
 def redact_context(context):
     """The request context as oslo.utils' mask_dict_password masks it:
-    tokens, passwords and secrets replaced by '***'.
+    tokens, passwords and secrets replaced by '***'. Its keys may carry
+    their wire prefix: no name oslo.utils looks for spans it.
 
     oslo.utils lowers every key once per name it looks for (about 35) and
     scans every text for each of them: more than the whole translation.
@@ -250,11 +254,10 @@ def redacted_body(raw):
         return raw
     if not isinstance(message, dict):
         return raw
-    context = {k[len(CONTEXT_PREFIX):]: v for k, v in message.items()
+    context = {k: v for k, v in message.items()
                if k.startswith(CONTEXT_PREFIX)}
     masked = redact_context(context)
-    changed = {CONTEXT_PREFIX + k: v for k, v in masked.items()
-               if v != context[k]}
+    changed = {k: v for k, v in masked.items() if v != context[k]}
     if not changed:
         return raw
     wanted = dict(message, **changed)

@@ -13,6 +13,8 @@ from oslo_versionedobjects import base
 from oslo_versionedobjects import exception
 from oslo_versionedobjects import fields
 
+from translator.mapping import spec
+
 _FIELD_CLASSES = {
     'string': fields.StringField,
     'int': fields.IntegerField,
@@ -52,7 +54,7 @@ class PayloadRegistry:
             self._bases[namespace] = type(
                 '%sPayloadBase' % namespace.capitalize(),
                 (_PayloadBase,),
-                {'OBJ_SERIAL_NAMESPACE': '%s_object' % namespace,
+                {'OBJ_SERIAL_NAMESPACE': spec.serial_namespace(namespace),
                  'OBJ_PROJECT_NAMESPACE': namespace,
                  '_registry': self})
         return self._bases[namespace]

@@ -6,9 +6,10 @@ cannot satisfy it) or ``malformed`` (the input is not a notification).
 """
 
 import dataclasses
+import functools
+import re
 
 from translator import envelope
-from translator import objects
 from translator.mapping import compiler
 from translator.mapping import loader
 from translator.mapping import rules
@@ -32,11 +33,20 @@ class Outcome:
         return self.kind == TRANSLATED
 
 
+_PUBLISHER_RE = re.compile(r'([^.:]*)[.:](.*)', re.S)
+_publishers = {}  # publisher id -> (service, host)
+
+
 def _split_publisher(publisher_id):
-    for i, char in enumerate(publisher_id):
-        if char in '.:':
-            return publisher_id[:i], publisher_id[i + 1:]
-    return publisher_id, publisher_id
+    """``compute.host1`` or ``nova-compute:host1`` -> (service, host); a
+    bus has a few hundred publishers: each is split once."""
+    split = _publishers.get(publisher_id)
+    if split is None:
+        found = _PUBLISHER_RE.match(publisher_id)
+        split = found.groups() if found else (publisher_id, publisher_id)
+        if len(_publishers) < rules.CACHE_SIZE:
+            _publishers[publisher_id] = split
+    return split
 
 
 class Translator:
@@ -44,13 +54,22 @@ class Translator:
 
     def __init__(self, mapping_set):
         self.mapping_set = mapping_set
-        self.registry = objects.build_registry(mapping_set)
-        self.payloads = compiler.compile_payloads(mapping_set, self.registry)
+        self.payloads = compiler.compile_payloads(
+            mapping_set, lambda: self.registry.classes)
         self.index = rules.RuleIndex(
             [rules.RulePlan(r, self.payloads[(r.spec['namespace'],
                                               r.spec['payload'])])
              for r in mapping_set.rules], mapping_set.untranslated)
         self._targets_cache = {}
+
+    @functools.cached_property
+    def registry(self):
+        """The payload classes as oslo.versionedobjects classes. Made when
+        first asked for: importing oslo.versionedobjects (and with it
+        oslo.messaging) is a quarter of the start-up, and translating
+        needs no object."""
+        from translator import objects
+        return objects.build_registry(self.mapping_set)
 
     def known_event_types(self):
         """Legacy event types the set names exactly (bounded, for labels)."""
@@ -101,7 +120,7 @@ class Translator:
         for rule, event_type, base_ctx in targets:
             ctx = dict(base_ctx, publisher_id=legacy.publisher_id,
                        service=service, host=host,
-                       timestamp=legacy.timestamp, context=legacy.context)
+                       timestamp=legacy.timestamp, message=legacy.message)
             try:
                 if build is None:
                     payload = rule.payload.primitive(legacy.payload, ctx)

@@ -10,6 +10,7 @@ reference the hot path is tested against.
 import ast
 import re
 
+from translator import envelope
 from translator.mapping import rules
 from translator.mapping import spec
 from translator.mapping import values
@@ -51,8 +52,9 @@ def _reader(path):
     if path == '.':
         return lambda root, ctx: root
     if path.startswith(spec.CONTEXT_SOURCE):
-        key = path[len(spec.CONTEXT_SOURCE):]
-        return lambda root, ctx: ctx['context'].get(key)
+        # read where it travels: no context dict is made to translate
+        key = envelope.CONTEXT_PREFIX + path[len(spec.CONTEXT_SOURCE):]
+        return lambda root, ctx: ctx['message'].get(key)
     if path.startswith('$'):
         key = path[1:]
         return lambda root, ctx: ctx.get(key)
@@ -270,14 +272,24 @@ def _nested(build, many):
 
 
 class PayloadPlan:
-    """One payload class: its fields' plans and its oslo class."""
+    """One payload class: its fields' plans and its oslo class.
 
-    def __init__(self, pdef, cls):
+    ``classes()`` gives the oslo classes by (namespace, name), made when
+    first asked for: the hot path needs none of them.
+    """
+
+    def __init__(self, pdef, classes):
         self.definition = pdef
-        self.cls = cls
-        self.data_key = cls.OBJ_SERIAL_NAMESPACE + '.data'
+        self._classes = classes
+        self.prefix = spec.serial_namespace(pdef.namespace) + '.'
+        self.data_key = self.prefix + 'data'
         self.fields = []
         self.primitive = None
+
+    @property
+    def cls(self):
+        return self._classes()[(self.definition.namespace,
+                                self.definition.name)]
 
     def build(self, root, ctx):
         """The oslo.versionedobjects object, set field by field."""
@@ -341,7 +353,7 @@ def _generate_primitive(plan):
     rest call their FieldPlan. Same results and errors as the FieldPlans,
     several times faster: the property tests hold the two equal.
     """
-    prefix = plan.cls.OBJ_SERIAL_NAMESPACE + '.'
+    prefix = plan.prefix
     env = {'ABSENT': ABSENT, 'FieldError': FieldError}
     lines = ['def primitive(root, ctx):',
              '    data = {}',
@@ -411,9 +423,10 @@ def _generate_primitive(plan):
     return env['primitive']
 
 
-def compile_payloads(mapping_set, registry):
-    """PayloadPlans for every class, nested classes wired in."""
-    plans = {key: PayloadPlan(pdef, registry.classes[key])
+def compile_payloads(mapping_set, classes):
+    """PayloadPlans for every class, nested classes wired in; classes()
+    gives the oslo classes by (namespace, name)."""
+    plans = {key: PayloadPlan(pdef, classes)
              for key, pdef in mapping_set.payloads.items()}
     for (namespace, _), plan in plans.items():
         plan.finish([

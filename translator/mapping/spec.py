@@ -45,6 +45,12 @@ CONTEXT_SOURCE = '$context.'
 _DOLLAR_PATH_RE = r'^\$((?!context$)[A-Za-z_]\w*|context\.[A-Za-z_]\w*)$'
 
 
+def serial_namespace(namespace):
+    """The key prefix of a payload class's serialised form: ``nova``
+    gives ``nova_object.name``, ``.version``, ``.data``..."""
+    return '%s_object' % namespace
+
+
 class _Strict(Schema):
     class Meta:
         unknown = RAISE

@@ -141,7 +141,7 @@ class Router:
                 reason='translation failed: %r' % exc), legacy
 
     def _versioned(self, delivery, outcome, legacy):
-        context = envelope.redact_context(legacy.context)
+        context = envelope.redact_context(legacy.context())
         outputs = []
         for rule, notification in zip(outcome.rules, outcome.notifications):
             emit, memo = self.changes.check(rule, notification['payload'])
