@@ -83,3 +83,34 @@ def test_drain_returns_at_once_when_nothing_is_ready(vhost):
     # the socket is blocking again for py-amqp's own waits
     assert conn.sock.gettimeout() != 0
     conn.close()
+
+
+@pytest.mark.parametrize('size', [0, 10, 'frame', 'two frames'])
+def test_publisher_frames_are_py_amqps(vhost, size):
+    """The relay's own basic.publish frames, byte for byte what py-amqp
+    writes for the same message; and the broker takes them."""
+    writes = bus.BatchedWrites()
+    conn = bus.connect(test_bus.url(vhost), 0, 'test-publisher',
+                       frame_writer=writes.frame_writer)
+    channel = conn.channel()
+    channel.queue_declare('out', durable=False, auto_delete=False)
+    chunk = conn.frame_max - 8
+    length = {'frame': chunk, 'two frames': chunk + 1}.get(size, size)
+    body = (b'{"n": 0123456789}' * length)[:length]
+    writes.hold()
+    channel.basic_publish(
+        amqp.Message(body, content_type='application/json',
+                     content_encoding='utf-8', delivery_mode=2,
+                     correlation_id='42'),
+        exchange='', routing_key='out', mandatory=True)
+    ours = []
+    bus.Publisher(channel, ours.append).publish(body, '', 'out', '43')
+    assert b''.join(ours) == b''.join(writes._held).replace(b'\x0242',
+                                                             b'\x0243')
+    writes.flush()
+    writes.write(b''.join(ours))
+    got = test_bus.read_queue(vhost, 'out', 2)
+    assert [m.body for m in got] == [body.decode()] * 2
+    assert [m.properties['correlation_id'] for m in got] == ['42', '43']
+    assert got[1].properties['delivery_mode'] == 2
+    conn.close()

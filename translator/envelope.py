@@ -159,6 +159,10 @@ def _fewest(names):
 _SECRET_NAMES = _fewest(getattr(strutils, '_SANITIZE_KEYS', ()))
 #: context keys (in order) -> those whose value oslo.utils masks whole
 _secret_keys = {}
+#: text -> whether one of those names is in it. Contexts repeat their
+#: texts (tokens, user and project ids, roles): each is looked at once.
+#: Emptied when full: request ids and timestamps never repeat.
+_named = {}
 _SCALARS = (type(None), bool, int, float)
 
 
@@ -182,6 +186,17 @@ def _texts(value, out):
         raise _Unusual
 
 
+def _names_in(text):
+    found = _named.get(text)
+    if found is None:
+        lowered = text.lower()
+        found = any(name in lowered for name in _SECRET_NAMES)
+        if len(_named) >= 8192:
+            _named.clear()
+        _named[text] = found
+    return found
+
+
 def _masked_whole(keys):
     secret = _secret_keys.get(keys)
     if secret is None:
@@ -199,26 +214,27 @@ def redact_context(context):
 
     oslo.utils lowers every key once per name it looks for (about 35) and
     scans every text for each of them: more than the whole translation.
-    Here one look at all the context's text in lower case says whether
+    Here the texts of the context, each looked at once, say whether
     anything but a value under a secret-named key could be masked; only
     then does oslo.utils do it. Else those keys, found once per kind of
     context, are replaced.
     """
     if not context:
         return context
-    texts = []
+    if not _SECRET_NAMES:
+        return strutils.mask_dict_password(context)
     for value in context.values():
         if value.__class__ is str:
-            texts.append(value)
+            if _names_in(value):
+                return strutils.mask_dict_password(context)
         elif value.__class__ not in _SCALARS:
+            texts = []
             try:
                 _texts(value, texts)
             except _Unusual:
                 return strutils.mask_dict_password(context)
-    # '\0' is in no name: a name never spans two texts
-    text = '\0'.join(texts).lower()
-    if not _SECRET_NAMES or any(name in text for name in _SECRET_NAMES):
-        return strutils.mask_dict_password(context)
+            if any(_names_in(text) for text in texts):
+                return strutils.mask_dict_password(context)
     secret = _masked_whole(tuple(context))
     if not secret:
         return context

@@ -146,17 +146,22 @@ class RelayMetrics:
         return UNKNOWN_EVENT
 
 
-def delay_since(timestamp):
-    """Seconds since a legacy timestamp (UTC), or None if it has none."""
-    if not isinstance(timestamp, str):
+def delay_since(timestamp, now):
+    """Seconds from a legacy timestamp (UTC) to ``now`` (time.time()), or
+    None if it has none."""
+    if timestamp.__class__ is not str:
         return None
     try:
-        ts = datetime.datetime.fromisoformat(timestamp)
+        ts = _fromisoformat(timestamp)
     except ValueError:
         return None
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=datetime.timezone.utc)
-    return (datetime.datetime.now(datetime.timezone.utc) - ts).total_seconds()
+        ts = ts.replace(tzinfo=_UTC)
+    return now - ts.timestamp()
+
+
+_fromisoformat = datetime.datetime.fromisoformat
+_UTC = datetime.timezone.utc
 
 
 class HealthServer:

@@ -141,6 +141,17 @@ def _ip(v):
         raise ValueError('not an IP address: %s' % _describe(v)) from None
 
 
+_OCTET = r'(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)'
+#: An IPv4 address as netaddr writes it: most legacy addresses are.
+_CANONICAL_IPV4 = re.compile(r'%s(?:\.%s){3}\Z' % (_OCTET, _OCTET)).match
+
+
+def _ip_primitive(v):
+    if v.__class__ is str and _CANONICAL_IPV4(v):
+        return v
+    return str(_ip(v))
+
+
 def _mac(v):
     if isinstance(v, str):
         lowered = v.lower().replace('-', ':')
@@ -182,7 +193,7 @@ SCALAR_TYPES = {t.name: t for t in (
     ValueType('bool', _bool),
     ValueType('uuid', _uuid),
     ValueType('datetime', _datetime, _datetime_primitive),
-    ValueType('ip_address', _ip, lambda v: str(_ip(v))),
+    ValueType('ip_address', _ip, _ip_primitive),
     ValueType('mac_address', _mac),
     ValueType('dict_of_strings', _dict_of_strings),
     ValueType('list_of_strings', _list_of_strings),

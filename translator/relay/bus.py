@@ -5,6 +5,7 @@ import dataclasses
 import random
 import socket
 import ssl
+import struct
 
 import amqp
 from amqp import method_framing
@@ -108,6 +109,64 @@ class BatchedWrites:
         finally:
             if holding:
                 self.hold()
+
+
+def _shortstr(text):
+    data = text.encode()
+    return bytes((len(data),)) + data
+
+
+#: basic.publish with the reserved ticket; then exchange, routing key and
+#: the mandatory bit.
+_PUBLISH = struct.pack('>HHH', 60, 40, 0)
+#: The properties of the relay's outputs, in the order AMQP writes them:
+#: content type, content encoding, delivery mode (persistent), and the
+#: correlation id that follows them.
+_PROPERTY_FLAGS = 0x8000 | 0x4000 | 0x1000 | 0x0400
+_PROPERTIES = (_shortstr('application/json') + _shortstr('utf-8') +
+               bytes((2,)))
+
+
+class Publisher:
+    """The frames of basic.publish, built here for the relay's outputs.
+
+    py-amqp builds them field by field, some 20 us a message on this
+    project's machine, a sixth of the relay's time: here a place's method
+    frame is made once and a message takes two struct.pack calls. The
+    bytes are py-amqp's own (a test holds them equal). Messages with
+    headers (dead letters) go through py-amqp, which encodes the table.
+    """
+
+    def __init__(self, channel, write):
+        self._connection = channel.connection
+        self._channel = channel.channel_id
+        self._write = write
+        self._methods = {}  # (exchange, routing key) -> method frame
+
+    def _method(self, exchange, routing_key):
+        payload = (_PUBLISH + _shortstr(exchange) + _shortstr(routing_key)
+                   + b'\x01')
+        frame = (struct.pack('>BHI', 1, self._channel, len(payload)) +
+                 payload + b'\xce')
+        self._methods[(exchange, routing_key)] = frame
+        return frame
+
+    def publish(self, body, exchange, routing_key, correlation_id):
+        """Mandatory, persistent, JSON in UTF-8."""
+        method = (self._methods.get((exchange, routing_key)) or
+                  self._method(exchange, routing_key))
+        channel = self._channel
+        header = struct.pack('>HHQH', 60, 0, len(body), _PROPERTY_FLAGS) + \
+            _PROPERTIES + _shortstr(correlation_id)
+        frames = [method, struct.pack('>BHI', 2, channel, len(header)),
+                  header, b'\xce']
+        chunk = self._connection.frame_max - 8
+        for start in range(0, len(body), chunk):
+            part = body[start:start + chunk]
+            frames += [struct.pack('>BHI', 3, channel, len(part)), part,
+                       b'\xce']
+        self._write(b''.join(frames))
+        self._connection.bytes_sent += 1  # heartbeats count writes
 
 
 class ChunkedReads:

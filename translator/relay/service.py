@@ -251,6 +251,7 @@ class Target:
         self.channel.events['basic_nack'].add(on_nack)
         self.channel.events['basic_return'].add(self._returned)
         self._on_return = on_return
+        self._publisher = bus.Publisher(self.channel, self.writes.write)
         self.seq = 0
         self._exchanges = set()
         self._places = set()  # (exchange, routing key) made routable
@@ -283,13 +284,17 @@ class Target:
         if (output.exchange, output.routing_key) not in self._places:
             self._prepare(output)
         self.seq += 1
-        self.channel.basic_publish(
-            amqp.Message(output.body, content_type='application/json',
-                         content_encoding='utf-8', delivery_mode=2,
-                         application_headers=output.headers,
-                         correlation_id=str(self.seq)),
-            exchange=output.exchange, routing_key=output.routing_key,
-            mandatory=True)
+        if output.headers is None:
+            self._publisher.publish(output.body, output.exchange,
+                                    output.routing_key, str(self.seq))
+        else:
+            self.channel.basic_publish(
+                amqp.Message(output.body, content_type='application/json',
+                             content_encoding='utf-8', delivery_mode=2,
+                             application_headers=output.headers,
+                             correlation_id=str(self.seq)),
+                exchange=output.exchange, routing_key=output.routing_key,
+                mandatory=True)
         return self.seq
 
     def _returned(self, exc, exchange, routing_key, message):
@@ -617,10 +622,12 @@ class Relay:
         self.source.channel.basic_ack(done[-1][0], multiple=True)
         self._progressed = True
         self.metrics.acknowledged.inc(len(done))
+        now = time.time()
+        observe = self.metrics.delay.observe
         for _, timestamp in done:
-            delay = metrics_module.delay_since(timestamp)
+            delay = metrics_module.delay_since(timestamp, now)
             if delay is not None:
-                self.metrics.delay.observe(delay)
+                observe(delay)
         self.metrics.in_flight.set(len(self.ledger) + len(self.pending))
 
 
