@@ -1,6 +1,8 @@
 """The relay's reading of a connection, on the real RabbitMQ."""
 
+import contextlib
 import select
+import socket
 import time
 
 import amqp
@@ -113,4 +115,52 @@ def test_publisher_frames_are_py_amqps(vhost, size):
     assert [m.body for m in got] == [body.decode()] * 2
     assert [m.properties['correlation_id'] for m in got] == ['42', '43']
     assert got[1].properties['delivery_mode'] == 2
+    conn.close()
+
+
+def test_deliveries_are_read_whole_from_any_number_of_frames(vhost):
+    """Bodies of one frame, exactly a frame, and several frames: taken
+    whole by bus.Deliveries, also while py-amqp waits for a reply; other
+    frames still reach py-amqp."""
+    url = test_bus.url(vhost)
+    conn = bus.connect(url, 0, 'test-consumer')
+    chunk = conn.frame_max - 8
+    bodies = [b'{"a": 1}', b'b' * chunk, b'c' * (2 * chunk + 5)]
+    _publish(url, 'in', bodies)
+    channel = conn.channel()
+    got = []
+    bus.Deliveries(channel, lambda *delivery: got.append(delivery))
+    channel.basic_consume('in')
+    # a reply py-amqp waits for, with the deliveries arriving meanwhile
+    assert channel.queue_declare('in', passive=True).queue == 'in'
+    deadline = time.monotonic() + 10
+    while len(got) < len(bodies) and time.monotonic() < deadline:
+        conn.drain_events(timeout=1)
+    assert got == [(tag, '', 'in', body)
+                   for tag, body in enumerate(bodies, 1)]
+    channel.basic_ack(3, multiple=True)
+    conn.close()
+
+
+def test_deliveries_read_here_count_for_heartbeats(vhost):
+    """A connection that only receives deliveries is alive: py-amqp
+    counts them as read, or it would give up after two heartbeats."""
+    url = test_bus.url(vhost)
+    _publish(url, 'in', [])
+    conn = bus.connect(url, 1, 'test-consumer')
+    channel = conn.channel()
+    got = []
+    bus.Deliveries(channel, lambda *delivery: got.append(delivery))
+    channel.basic_consume('in', no_ack=True)
+    producer = bus.connect(url, 0, 'test-producer')
+    out = producer.channel()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        out.basic_publish(amqp.Message(b'x'), routing_key='in')
+        time.sleep(0.05)
+        with contextlib.suppress(socket.timeout):
+            conn.drain_events(timeout=0.05)
+        conn.heartbeat_tick()  # raises when too many were missed
+    assert len(got) > 10  # they came all along
+    producer.close()
     conn.close()

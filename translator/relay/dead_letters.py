@@ -194,8 +194,11 @@ class DeadLetterSource(service.Source):
     def _declare(self):
         return self.settings.dead_letter_queue
 
-    def _deliver(self, message):
-        self._on_delivery(as_delivered(message))
+    def _consume(self):
+        # py-amqp reads the deliveries: their headers say where they came from
+        return self.channel.basic_consume(
+            self.queue, callback=lambda message: self._on_delivery(
+                as_delivered(message)))
 
 
 class _Tallied(metrics_module.RelayMetrics):

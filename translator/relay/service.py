@@ -189,8 +189,12 @@ class Source:
         self.queue = self._declare()
         self.channel.basic_qos(0, settings.prefetch, False)
         self._on_delivery = on_delivery
-        self.consumer_tag = self.channel.basic_consume(
-            self.queue, callback=self._deliver)
+        self.consumer_tag = self._consume()
+
+    def _consume(self):
+        """Start consuming; bus.Deliveries reads what comes, not py-amqp."""
+        bus.Deliveries(self.channel, self._delivered)
+        return self.channel.basic_consume(self.queue)
 
     def _declare(self):
         """Make the queue to consume ready; its name."""
@@ -209,13 +213,9 @@ class Source:
                                         topic + '.*')
         return settings.pool
 
-    def _deliver(self, message):
-        info = message.delivery_info
-        body = message.body
-        self._on_delivery(router.Delivery(
-            info['delivery_tag'], info['exchange'], info['routing_key'],
-            body.encode() if isinstance(body, str) else body,
-            time.monotonic()))
+    def _delivered(self, tag, exchange, routing_key, body):
+        self._on_delivery(router.Delivery(tag, exchange, routing_key, body,
+                                          time.monotonic()))
 
     def depth(self):
         return self.channel.queue_declare(self.queue,
