@@ -50,6 +50,7 @@ C = 'translator/mapping/compiler.py'
 RU = 'translator/mapping/rules.py'
 SP = 'translator/mapping/spec.py'
 M = 'translator/metrics.py'
+E = 'translator/envelope.py'
 
 #: name: (file, text, replacement, tests)
 MUTANTS = {
@@ -103,8 +104,8 @@ MUTANTS = {
     'dead-letter-secrets-kept': (
         R, "envelope.redacted_body(delivery.body)", "delivery.body", RELAY),
     'versioned-secrets-kept': (
-        R, "context = envelope.redact_context(legacy.context)",
-        "context = legacy.context", RELAY),
+        R, "context = envelope.redact_context(legacy.context())",
+        "context = legacy.context()", RELAY),
     'legacy-copy-twice-on-same-bus': (
         R, "s.same_bus and topic == s.legacy_topic", "False", RELAY),
     'priority-lost-in-routing-key': (
@@ -116,6 +117,17 @@ MUTANTS = {
     'unchanged-update-emitted-again': (
         S, "                changes.remember(memo)\n",
         "                pass\n", RELAY),
+    'publisher-not-mandatory': (
+        B, "                   + b'\\x01')", "                   + b'\\x00')",
+        ['tests/test_bus.py'] + RELAY),
+    'deliveries-not-counted-for-heartbeats': (
+        B, "        self._connection.bytes_recv += 1  # heartbeats count reads",
+        "        pass", ['tests/test_bus.py'] + RELAY),
+    'delivery-of-several-frames-cut': (
+        B, "            self._left -= len(payload)", "            pass",
+        ['tests/test_bus.py'] + RELAY),
+    'context-texts-not-screened': (
+        E, "            if _names_in(value):", "            if False:", RELAY),
     'url-password-shown': (
         B, "userinfo = userinfo.split(':', 1)[0] + ':***'", "pass", RELAY),
     'buffered-frames-ignored': (
@@ -191,7 +203,7 @@ MUTANTS = {
         "            pass", METRICS),
     'cause-label-renamed': (M, "            ['cause'], registry=r)",
                             "            ['why'], registry=r)", METRICS),
-    'delay-unobserved': (S, "                self.metrics.delay.observe(delay)",
+    'delay-unobserved': (S, "                observe(delay)",
                          "                pass", METRICS),
     'unroutable-uncounted': (S, "        self.metrics.unroutable[kind].inc()\n",
                              "", METRICS),
