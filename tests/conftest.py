@@ -4,6 +4,7 @@ import textwrap
 import pytest
 
 from tests import bus
+from tests import contracts
 from tests import tls
 from translator import envelope
 from translator import translate
@@ -93,7 +94,9 @@ def relay(tmp_path):
 
 @pytest.fixture
 def mappings(tmp_path):
-    return write_mappings(tmp_path / 'mappings', DEMO_MAPPINGS)
+    root = write_mappings(tmp_path / 'mappings', DEMO_MAPPINGS)
+    with contracts.translating_with(root):
+        yield root
 
 
 @pytest.fixture(scope='session')

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from tests import bus
+from tests import contracts
 from tests.conftest import ID, ROOT, write_mappings
 from tests.test_relay import options, thing, versioned_message
 from translator import translate
@@ -29,6 +30,7 @@ def as_bytes(body):
 
 
 def headers(message):
+    contracts.check_output(message)
     return message.properties['application_headers']
 
 

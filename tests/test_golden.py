@@ -12,6 +12,7 @@ import pathlib
 import orjson
 import pytest
 
+from tests import contracts
 from tests.compare import differences
 from tests.conftest import MAPPINGS
 
@@ -32,6 +33,8 @@ def test_golden(shipped, case):
     if 'expected' in spec:
         assert outcome.ok, outcome.reason
         assert differences(spec['expected'], outcome.notifications) == []
+        for notification in outcome.notifications:
+            contracts.validate(notification, MAPPINGS)
     else:
         assert outcome.kind == spec['outcome']
         assert spec['reason'] in outcome.reason

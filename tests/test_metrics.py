@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests import bus
+from tests import contracts
 from tests.conftest import DEMO_MAPPINGS, write_mappings
 from tests.test_dead_letters import wait_for
 from tests.test_delivery import warm_up
@@ -42,7 +43,7 @@ def exported(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('metrics')
     proxy = bus.TcpProxy()
     mappings = write_mappings(tmp / 'mappings', DEMO_MAPPINGS)
-    with bus.vhost() as vhost:
+    with bus.vhost() as vhost, contracts.translating_with(mappings):
         # versioned: through the proxy the relay cannot tell the target
         # from the source, and legacy copies would come back to it
         opts = options(vhost, mappings, 'versioned', prefetch=PREFETCH,

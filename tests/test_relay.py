@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests import bus
+from tests import contracts
 from tests.conftest import ID
 
 
@@ -18,6 +19,7 @@ def thing(name, **extra):
 
 
 def versioned_message(amqp_message):
+    contracts.check_output(amqp_message)
     body = json.loads(amqp_message.body)
     assert body['oslo.version'] == '2.0'
     return json.loads(body['oslo.message'])
@@ -148,6 +150,8 @@ def test_dead_letters_keep_the_body_and_say_why(vhost, mappings, relay):
     bus.publish_raw(vhost, 'demo', 'notifications.error', b'{not json')
     got = dead.take(4)
     assert len(got) == 4
+    for message in got:
+        contracts.check_output(message)
     headers = [m.properties['application_headers'] for m in got]
     assert [h['x-translator-outcome'] for h in headers] == [
         'invalid', 'unmapped', 'unmapped', 'malformed']

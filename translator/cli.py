@@ -168,6 +168,33 @@ def cmd_docs(conf):
     return 0
 
 
+def cmd_schema(conf):
+    from translator import compatibility
+    from translator import schema
+    mappings_dir = conf.mappings or conf.relay.mappings_dir
+    translator = _load(mappings_dir)
+    if translator is None:
+        return 2
+    released = conf.command.compatible_with
+    if released is None:
+        for path in schema.write_all(translator.mapping_set,
+                                     conf.command.output):
+            print(path)
+        return 0
+    try:
+        old = compatibility.load(released)
+    except (OSError, ValueError) as exc:
+        print('translator schema: %s' % exc, file=sys.stderr)
+        return 2
+    problems = compatibility.check(old, compatibility.classes(
+        schema.documents(translator.mapping_set).values()))
+    for problem in problems:
+        print(problem)
+    print('%s: %s with %s' % (mappings_dir, 'incompatible' if problems
+                              else 'compatible', released))
+    return 1 if problems else 0
+
+
 def _add_commands(subparsers):
     parser = subparsers.add_parser(
         'relay', help='Consume legacy notifications, publish versioned ones '
@@ -207,6 +234,17 @@ def _add_commands(subparsers):
         'per-service event tables from the spec and the mapping set.')
     parser.add_argument('--output', metavar='DIR', default='doc')
     parser.set_defaults(func=cmd_docs)
+    parser = subparsers.add_parser(
+        'schema', help='Write a JSON Schema of every versioned '
+        'notification (one per payload class version) and an AsyncAPI '
+        'document of the bus; or, with --compatible-with, check the '
+        'mapping set against the schemas of a release instead.')
+    parser.add_argument('--output', metavar='DIR', default='doc/schema')
+    parser.add_argument('--compatible-with', metavar='DIR',
+                        help='Schemas of the last release (doc/schema-'
+                        'released); exit 1 naming every payload class '
+                        'whose version does not follow its changes.')
+    parser.set_defaults(func=cmd_schema)
     parser = subparsers.add_parser(
         'bench', help='Benchmarks. "translate": per-message translation '
         'time over the golden samples, compiled path beside the naive '

@@ -136,7 +136,8 @@ def render_language():
 
 # The events of a service -------------------------------------------------
 
-def _service(mapping_set, file):
+def service_of(mapping_set, file):
+    """The folder of mappings/ a file is in (``nova``), or None."""
     relative = pathlib.Path(file).resolve().relative_to(
         pathlib.Path(mapping_set.root).resolve())
     return relative.parts[0] if len(relative.parts) > 1 else None
@@ -197,7 +198,7 @@ def _payload_section(pdef):
 def render_events(mapping_set, service):
     """The events and payload classes of one service, in reStructuredText."""
     def ours(file):
-        return _service(mapping_set, file) == service
+        return service_of(mapping_set, file) == service
 
     lines = _heading('%s events' % service.capitalize(), '=') + [
         'Generated from ``mappings/%s/`` by ``translator docs``; do not '
@@ -226,7 +227,7 @@ def _generate(mappings_dir, out_dir):
     mapping_set = loader.load_mapping_set(mappings_dir)
     out_dir = pathlib.Path(out_dir)
     docs = {out_dir / LANGUAGE_FILE: render_language()}
-    for service in sorted({_service(mapping_set, f)
+    for service in sorted({service_of(mapping_set, f)
                            for f in mapping_set.files} - {None}):
         docs[out_dir / ('events-%s.rst' % service)] = render_events(
             mapping_set, service)

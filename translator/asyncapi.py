@@ -1,0 +1,192 @@
+"""An AsyncAPI 3.0 document of what the relay publishes.
+
+Per exchange of the default ``[source] exchanges``, one channel per kind of
+output (versioned, legacy copy, dead letter) with the routing keys and
+topics of the default configuration. A versioned message's body is the
+messagingv2 envelope; the notification is the JSON text in its
+``oslo.message``, described by ``contentSchema``, a reference to the
+notification's JSON Schema file beside this document.
+"""
+
+import translator
+from translator import config, docs, translate
+from translator.relay import router
+
+FILE = 'asyncapi.json'
+AMQP = '0.3.0'
+_DEFAULTS = {opt.dest: opt.default
+             for opt in config.source_opts + config.target_opts}
+#: Header names after router.HEADER_PREFIX, with what each holds; a
+#: header not in ``_OPTIONAL`` is on every dead letter.
+DEAD_LETTER_HEADERS = {
+    'outcome': 'Why it is here: not a notification (malformed), no rule '
+               'for its event type (unmapped), or not fitting its rule '
+               '(invalid).',
+    'reason': 'What and where, e.g. "InstancePayload: field uuid: not a '
+              'UUID: \'x\' (mappings/nova/...)".',
+    'event-type': 'The legacy event type; absent when malformed.',
+    'source-exchange': 'The exchange it was read from.',
+    'source-routing-key': 'The routing key it was read with.',
+}
+_OPTIONAL = ('event-type',)
+
+
+def _wrapped(content, description):
+    """The messagingv2 body around one JSON text."""
+    return {
+        'type': 'object',
+        'required': ['oslo.version', 'oslo.message'],
+        'properties': {
+            'oslo.version': {'const': '2.0'},
+            'oslo.message': dict(content, type='string',
+                                 contentMediaType='application/json',
+                                 description=description),
+        },
+        'additionalProperties': False,
+    }
+
+
+def message_key(namespace, name, version):
+    """The key of a payload class version's message."""
+    return '%s.%s-%s' % (namespace, name, version)
+
+
+def _versioned_message(pdef, rules, path):
+    event_types = [rule['event_type'] for rule in rules]
+    return {
+        'name': pdef.name,
+        'title': '%s %s' % (pdef.name, pdef.version),
+        'summary': 'Event types %s (its schema lists them).' % ', '.join(
+            event_types),
+        'description': pdef.doc or pdef.name,
+        'contentType': 'application/json',
+        'payload': _wrapped(
+            {'contentSchema': {'$ref': path.as_posix()}},
+            'The notification as JSON text; its JSON Schema (draft '
+            '2020-12) is %s.' % path.as_posix()),
+        'bindings': {'amqp': {'contentEncoding': 'utf-8',
+                              'bindingVersion': AMQP}},
+    }
+
+
+_ANY_BODY = {'description': (
+    "Whatever the service sent, byte for byte: usually a messagingv2 "
+    "body whose oslo.message is a legacy notification (event_type, "
+    "payload, publisher_id, priority, message_id, timestamp, "
+    "_context_*). It need not be JSON at all.")}
+
+
+def _other_messages():
+    prefix = router.HEADER_PREFIX
+    return {
+        'legacyCopy': {
+            'name': 'legacy', 'title': 'Legacy notification',
+            'summary': 'The legacy notification the relay read.',
+            'contentType': 'application/json', 'payload': _ANY_BODY,
+        },
+        'deadLetter': {
+            'name': 'dead_letter', 'title': 'Dead letter',
+            'summary': 'A message the relay could not translate.',
+            'description': (
+                'The body is the original, except that request-context '
+                'secrets (_context_auth_token and the like) are masked as '
+                'in versioned notifications; `translator dead-letters` '
+                'lists and replays them.'),
+            'contentType': 'application/json', 'payload': _ANY_BODY,
+            'headers': {
+                'type': 'object',
+                'required': [prefix + name for name in DEAD_LETTER_HEADERS
+                             if name not in _OPTIONAL],
+                'properties': {
+                    prefix + 'outcome': {
+                        'type': 'string', 'description':
+                        DEAD_LETTER_HEADERS['outcome'],
+                        'enum': [translate.MALFORMED, translate.UNMAPPED,
+                                 translate.INVALID]},
+                    **{prefix + name: {'type': 'string',
+                                       'description': text}
+                       for name, text in DEAD_LETTER_HEADERS.items()
+                       if name != 'outcome'}},
+            },
+        },
+    }
+
+
+_KINDS = (
+    ('versioned', 'versioned_topic', 'Versioned notifications, as the '
+     'service would send them natively. The relay declares the queue '
+     '{topic}.<priority> bound to the routing key on its first publish, '
+     'as oslo.messaging\'s Notifier does.'),
+    ('legacy', 'legacy_topic', 'Copies of the legacy notifications, sent '
+     'only when the relay reads them from another topic or bus.'),
+    ('deadLetter', 'dead_letter_topic', 'Messages that cannot be '
+     'translated. The queue {queue} (durable) is bound to {topic}.* on '
+     'every exchange before the relay consumes anything.'),
+)
+
+
+def _channel(exchange, kind, topic_option, text, messages):
+    topic = _DEFAULTS[topic_option]
+    return {
+        'address': topic + '.{priority}',
+        'title': '%s on %s' % (kind, exchange),
+        'description': text.format(topic=topic,
+                                   queue=_DEFAULTS['dead_letter_queue']),
+        'parameters': {'priority': {
+            'description': 'The priority in lower case.',
+            'examples': ['info', 'error']}},
+        'messages': {key: {'$ref': '#/components/messages/' + key}
+                     for key in messages},
+        'bindings': {'amqp': {
+            'is': 'routingKey',
+            'exchange': {'name': exchange, 'type': 'topic',
+                         'durable': _DEFAULTS['durable_exchanges'],
+                         'autoDelete': False, 'vhost': '/'},
+            'bindingVersion': AMQP}},
+    }
+
+
+def document(mapping_set, emitted):
+    """The AsyncAPI document; ``emitted``: (PayloadDef, rule specs, path
+    of its JSON Schema) of every class version sent."""
+    messages = {message_key(pdef.namespace, pdef.name, pdef.version): _versioned_message(pdef, rules, path)
+                for pdef, rules, path in emitted}
+    messages.update(_other_messages())
+    channels, operations = {}, {}
+    for exchange in _DEFAULTS['exchanges']:
+        # A service sends on its control_exchange, Nova's 'nova', Trove's
+        # 'trove'; any other exchange may carry any of them.
+        versioned = [message_key(p.namespace, p.name, p.version) for p, _, _ in emitted
+                     if docs.service_of(mapping_set, p.file) == exchange]
+        if not versioned:
+            versioned = [message_key(p.namespace, p.name, p.version) for p, _, _ in emitted]
+        carried = {'versioned': versioned, 'legacy': ['legacyCopy'],
+                   'deadLetter': ['deadLetter']}
+        for kind, option, text in _KINDS:
+            name = '%s.%s' % (exchange, kind)
+            channels[name] = _channel(exchange, kind, option, text,
+                                      carried[kind])
+            operations['send.' + name] = {
+                'action': 'send',
+                'channel': {'$ref': '#/channels/' + name},
+                'messages': [{'$ref': '#/channels/%s/messages/%s' % (
+                    name, key)} for key in carried[kind]],
+                'bindings': {'amqp': {'deliveryMode': 2, 'mandatory': True,
+                                      'bindingVersion': AMQP}},
+            }
+    return {
+        'asyncapi': '3.0.0',
+        'info': {
+            'title': 'translator',
+            'version': translator.__version__,
+            'description': (
+                'What the translator relay publishes on the [target] bus, '
+                'with the default configuration: each output goes to the '
+                'exchange its legacy notification came from. Persistent, '
+                'published mandatory, content type application/json.'),
+        },
+        'defaultContentType': 'application/json',
+        'channels': channels,
+        'operations': operations,
+        'components': {'messages': messages},
+    }
