@@ -174,7 +174,7 @@ def test_priority_fixed_or_by_error_suffix(gadgets):
 def _relayed(notification, routing_key, **body):
     wire = json.loads(envelope.wire_body(dict(
         notification, _unique_id=notification['message_id'].replace(
-            '-', '')), {'request_id': 'req-1'}))
+            '-', '')), {'_context_request_id': 'req-1'}))
     message = amqp.Message(json.dumps(dict(wire, **body)))
     message.delivery_info = {'routing_key': routing_key}
     return message

@@ -300,6 +300,11 @@ def main(argv=None):
     conf.register_cli_opt(cfg.SubCommandOpt(
         'command', title='commands', handler=_add_commands))
     log.register_options(conf)
+    # oslo.messaging is imported only by the commands that reach a bus,
+    # after logging is set up: the backend oslo.service loads with it
+    # would log two lines of its own at INFO.
+    log.set_defaults(default_log_levels=log.get_default_log_levels() + [
+        'oslo_service.backend=WARN'])
     try:
         config.load(conf, _hoist_config_options(
             sys.argv[1:] if argv is None else argv))
