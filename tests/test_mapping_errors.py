@@ -320,6 +320,30 @@ SET_RULES = {
                                  'payload: P\n    captures: {a-b: [x]}'),
                                 '12: rules.0.captures.a-b: bad key: String '
                                 'does not match expected pattern.'),
+    'capture values as a list': (('payload: P', 'payload: P\n    '
+                                  'captures: {a: [x, 1]}'),
+                                 '12: rules.0.captures.a: must be a list of '
+                                 'strings or a map of strings'),
+    'capture values as a non-empty list': (
+        ('payload: P', 'payload: P\n    captures: {a: []}'),
+        '12: rules.0.captures.a: must be a list of strings or a map of '
+        'strings'),
+    'capture values as a map': (('payload: P', 'payload: P\n    '
+                                 'captures: {a: {x: 1}}'),
+                                '12: rules.0.captures.a: must be a list of '
+                                'strings or a map of strings'),
+    'capture values as a non-empty map': (
+        ('payload: P', 'payload: P\n    captures: {a: {}}'),
+        '12: rules.0.captures.a: must be a list of strings or a map of '
+        'strings'),
+    'capture values as a map of text keys': (
+        ('payload: P', 'payload: P\n    captures: {a: {1: x}}'),
+        '12: rules.0.captures.a: must be a list of strings or a map of '
+        'strings'),
+    'capture values are a list or a map': (
+        ('payload: P', 'payload: P\n    captures: {a: x}'),
+        '12: rules.0.captures.a: must be a list of strings or a map of '
+        'strings'),
     'event_type required': (('    event_type: thing.done\n', ''),
                             '9: rules.0.event_type: Missing data for '
                             'required field.'),

@@ -314,8 +314,9 @@ class RuleSchema(_Strict):
                     isinstance(k, str) and isinstance(v, str)
                     for k, v in allowed.items()))
             if not ok:
-                raise ValidationError(
-                    'must be a list of strings or a map of strings', name)
+                raise ValidationError({name: [
+                    'must be a list of strings or a map of strings']},
+                    'captures')
 
 
 class UntranslatedSchema(_Strict):
