@@ -192,6 +192,9 @@ FIELD_RULES = {
     'otherwise needs a condition': (
         '{type: string, source: id, otherwise: null}',
         'otherwise: only fields with `when` or `present_if` take it'),
+    'otherwise null needs nullable': (
+        '{type: string, source: id, when: {phase: a}, otherwise: null}',
+        'otherwise: null, but the field is not nullable'),
     'extract is a regular expression': (
         '{type: string, source: id, extract: "("}',
         'extract: not a regular expression: missing ), unterminated '

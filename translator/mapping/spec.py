@@ -191,6 +191,10 @@ class FieldSchema(_Strict):
             raise ValidationError(
                 'only fields with `when` or `present_if` take it',
                 'otherwise')
+        if data.get('otherwise', 'absent') != 'absent' \
+                and not data['nullable']:
+            raise ValidationError('null, but the field is not nullable',
+                                  'otherwise')
         if 'extract' in data:
             try:
                 groups = re.compile(data['extract']).groups
