@@ -211,6 +211,9 @@ FIELD_RULES = {
     'present_if envelope source': (
         '{type: string, source: id, present_if: $context}',
         "present_if: bad envelope source '$context'"),
+    'compose envelope source': (
+        '{type: object, class: P, compose: {a: b, c: [d, $context]}}',
+        "compose.c: bad envelope source '$context'"),
     'class exists': ('{type: object, class: Missing, source: .}',
                      "class: unknown payload class 'Missing' in namespace "
                      "'svc'"),

@@ -204,12 +204,17 @@ class FieldSchema(_Strict):
             if groups != 1:
                 raise ValidationError('needs exactly one group', 'extract')
         for key in ('source', 'present_if'):
-            for path in data.get(key, ()):
-                if path.startswith('$') and not re.match(_DOLLAR_PATH_RE,
-                                                         path):
-                    raise ValidationError('bad envelope source %r' % path,
-                                          key)
+            self._check_paths(data.get(key, ()), key)
+        for name, paths in data.get('compose', {}).items():
+            self._check_paths(paths, 'compose', name)
 
+    @staticmethod
+    def _check_paths(paths, key, name=None):
+        for path in paths:
+            if path.startswith('$') and not re.match(_DOLLAR_PATH_RE, path):
+                message = 'bad envelope source %r' % path
+                raise ValidationError(
+                    {name: [message]} if name else message, key)
 
     @staticmethod
     def _check_fixed_value(data, key):
