@@ -170,9 +170,10 @@ class FieldSchema(_Strict):
             raise ValidationError(
                 'only object fields take it, instead of a source or '
                 'constant', 'compose')
-        if 'reject' in data and ('source' not in data or {
-                'default', 'constant'} & data.keys() or not (
-                data['nullable'] or 'present_if' in data)):
+        # A constant is already refused beside the source reject needs.
+        if 'reject' in data and ('source' not in data or 'default' in data
+                                 or not (data['nullable']
+                                         or 'present_if' in data)):
             raise ValidationError(
                 'needs a source, no default, and nullable or present_if '
                 '(what the field is without a value)', 'reject')
