@@ -423,6 +423,22 @@ SET_RULES = {
                                           'publisher: x-{nope}'),
                                          '12: rules.0.publisher: unknown '
                                          'placeholder {nope}'),
+    'event_type braces pair': (('event_type: thing.done',
+                                'event_type: "x.{"'),
+                               "10: rules.0.event_type: not a template: "
+                               "Single '{' encountered in format string"),
+    'publisher braces pair': (('payload: P', 'payload: P\n    publisher: '
+                               '"x}"'),
+                              "12: rules.0.publisher: not a template: "
+                              "Single '}' encountered in format string"),
+    'placeholders are named': (('event_type: thing.done',
+                                'event_type: x.{}.{b}.{a}'),
+                               ('10: rules.0.event_type: unknown placeholder '
+                                '{}',
+                                '10: rules.0.event_type: unknown placeholder '
+                                '{a}',
+                                '10: rules.0.event_type: unknown placeholder '
+                                '{b}')),
     'rule payload exists': (('payload: P', 'payload: Q'),
                             "11: rules.0.payload: unknown payload class "
                             "'Q'"),

@@ -208,8 +208,10 @@ def _version_tuple(version):
 
 
 def _template_names(template):
+    """The placeholders of a template ('' for ``{}``); ValueError if the
+    braces do not pair."""
     return {name for _, name, _, _ in string.Formatter().parse(template)
-            if name}
+            if name is not None}
 
 
 def _check_payload(pdef, payloads, where):
@@ -249,7 +251,12 @@ def _check_rule(rule, index, namespaces, payloads, where):
             where(loc + ('captures', name), 'no {%s} in match' % name)
     known = captures | {'publisher_id', 'service', 'host'}
     for key in ('event_type', 'publisher'):
-        for name in _template_names(rule[key]) - known:
+        try:
+            names = _template_names(rule[key])
+        except ValueError as exc:
+            where(loc + (key,), 'not a template: %s' % exc)
+            continue
+        for name in sorted(names - known):
             where(loc + (key,), 'unknown placeholder {%s}' % name)
     matches = [ns for ns in namespaces if (ns, rule['payload']) in payloads]
     if not matches:
