@@ -103,7 +103,7 @@ FIELD_RULES = {
                       'class: Not a valid string.'),
     'since is text': ('{type: string, source: id, since: 1.0}',
                       'since: Not a valid string.'),
-    'since is a version': ('{type: string, source: id, since: "1"}',
+    'since is a version': ('{type: string, source: id, since: "1.0a"}',
                            'since: String does not match expected pattern.'),
     'compose is a mapping': ('{type: object, class: P, compose: [a]}',
                              'compose: Not a valid mapping type.'),
@@ -288,8 +288,8 @@ SET_RULES = {
     'field names are text': (('      id:', '      1:'),
                              '7: payloads.P.fields.1: bad key: Not a valid '
                              'string.'),
-    'field names are names': (('      id:', '      a-b:'),
-                              '7: payloads.P.fields.a-b: bad key: String '
+    'field names are names': (('      id:', '      1a:'),
+                              '7: payloads.P.fields.1a: bad key: String '
                               'does not match expected pattern.'),
     'field is a mapping': ((FIELD, 'string'),
                            '7: payloads.P.fields.id: Invalid input type.'),
