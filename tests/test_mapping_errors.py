@@ -300,7 +300,8 @@ SET_RULES = {
                          '2: doc: Not a valid string.'),
     'file unknown key': (('\npayloads:', '\ncolour: red\npayloads:'),
                          '2: colour: Unknown field.'),
-    'payloads is a mapping': ((GOOD[:GOOD.index('rules')], '\npayloads: [P]\n'),
+    'payloads is a mapping': ((GOOD[:GOOD.index('rules')],
+                               '\npayloads: [P]\n'),
                               '2: payloads: Not a valid mapping type.'),
     'class names are names': (('  P:', '  a-b:'),
                               '3: payloads.a-b: bad key: String does not '
