@@ -60,6 +60,8 @@ FIELD_RULES = {
         'type: Must be one of: string, int, float, bool, uuid, datetime, '
         'ip_address, mac_address, dict_of_strings, list_of_strings, '
         'object, list_of_objects.'),
+    'type is text': ('{type: [string], source: id}',
+                     'type: Not a valid string.'),
     'unknown key': ('{type: string, source: id, colour: red}',
                     'colour: Unknown field.'),
     'source is text': ('{type: string, source: 5}', 'source: Must be a '
@@ -78,6 +80,8 @@ FIELD_RULES = {
                         'extract: Not a valid string.'),
     'case is lower or upper': ('{type: string, source: id, case: title}',
                                'case: Must be one of: lower, upper.'),
+    'case is text': ('{type: string, source: id, case: [lower]}',
+                     'case: Not a valid string.'),
     'map is a mapping': ('{type: string, source: id, map: [a]}',
                          'map: Not a valid mapping type.'),
     'values is a list': ('{type: string, source: id, values: a}',
@@ -303,6 +307,8 @@ SET_RULES = {
     'payloads is a mapping': ((GOOD[:GOOD.index('rules')],
                                '\npayloads: [P]\n'),
                               '2: payloads: Not a valid mapping type.'),
+    'class names are text': (('  P:', '  1:'),
+                             '3: payloads.1: bad key: Not a valid string.'),
     'class names are names': (('  P:', '  a-b:'),
                               '3: payloads.a-b: bad key: String does not '
                               'match expected pattern.'),
@@ -323,6 +329,10 @@ SET_RULES = {
     'captures is a mapping': (('payload: P', 'payload: P\n    captures: a'),
                               '12: rules.0.captures: Not a valid mapping '
                               'type.'),
+    'capture names are text': (('payload: P',
+                                'payload: P\n    captures: {1: [x]}'),
+                               '12: rules.0.captures.1: bad key: Not a valid '
+                               'string.'),
     'capture names are names': (('payload: P',
                                  'payload: P\n    captures: {a-b: [x]}'),
                                 '12: rules.0.captures.a-b: bad key: String '
@@ -364,6 +374,8 @@ SET_RULES = {
     'priority is known': (('payload: P', 'payload: P\n    priority: LOUD'),
                           '12: rules.0.priority: Must be one of: AUDIT, '
                           'DEBUG, INFO, WARN, ERROR, CRITICAL, SAMPLE.'),
+    'priority is text': (('payload: P', 'payload: P\n    priority: [INFO]'),
+                         '12: rules.0.priority: Not a valid string.'),
     'publisher is text': (('payload: P', 'payload: P\n    publisher: [a]'),
                           '12: rules.0.publisher: Not a valid string.'),
     'continue is boolean': (('payload: P', 'payload: P\n    continue: '
