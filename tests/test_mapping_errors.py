@@ -1,7 +1,7 @@
 """A broken mapping set is refused whole, naming file, line and key path.
 
-Every check of ``mapping/spec.py`` and ``mapping/loader.py`` has a smallest
-input here that only it refuses, and the test asserts the whole list of
+Every check of ``mapping/spec.py`` and ``mapping/loader.py`` has here a
+smallest input that it refuses, and the test asserts the whole list of
 problems: a check removed, or one that names another key or line, fails.
 """
 
