@@ -384,7 +384,7 @@ READ_CASES = [
 ]
 
 
-@pytest.mark.parametrize('case', READ_CASES)
+@pytest.mark.parametrize('case', READ_CASES, ids=str)
 def test_reading_as_the_reference(demo, case):
     plan, ref = demo
     root = {k: v for k, v in case.items() if not k.startswith('$')}
