@@ -1,4 +1,9 @@
-"""A broken mapping set is refused whole, naming file, line and key path."""
+"""A broken mapping set is refused whole, naming file, line and key path.
+
+Every check of ``mapping/spec.py`` and ``mapping/loader.py`` has here a
+smallest input that it refuses, and the test asserts the whole list of
+problems: a check removed, or one that names another key or line, fails.
+"""
 
 import pytest
 
@@ -17,12 +22,25 @@ rules:
     event_type: thing.done
     payload: P
 '''
+FIELD = '{type: string, source: id}'
 
 
 def problems(tmp_path, files):
     with pytest.raises(loader.MappingError) as caught:
         loader.load_mapping_set(write_mappings(tmp_path / 'm', files))
     return [str(p) for p in caught.value.problems]
+
+
+def problems_of(tmp_path, text):
+    """The problems of one file, without its name: 'line: keys: text'."""
+    prefix = '%s:' % (tmp_path / 'm/svc/a.yaml')
+    found = problems(tmp_path, {'svc/a.yaml': text})
+    assert all(p.startswith(prefix) for p in found), found
+    return [p[len(prefix):] for p in found]
+
+
+def _listed(expected):
+    return [expected] if isinstance(expected, str) else list(expected)
 
 
 def test_good_set_loads(tmp_path):
@@ -32,91 +50,495 @@ def test_good_set_loads(tmp_path):
     assert set(mset.payloads) == {('svc', 'P')}
 
 
-def test_yaml_syntax_error_names_file_and_line(tmp_path):
-    found = problems(tmp_path, {'svc/a.yaml': GOOD,
-                                'svc/b.yaml': 'rules:\n  - match: [a\n'})
-    assert len(found) == 1
-    assert found[0].startswith(str(tmp_path / 'm/svc/b.yaml') + ':3: ')
-    assert 'YAML syntax error' in found[0]
+#: One field rule (replacing FIELD, line 7) -> the problems it gives, each
+#: after '7: payloads.P.fields.id.'.
+FIELD_RULES = {
+    'type required': ('{source: id}',
+                      'type: Missing data for required field.'),
+    'type is known': (
+        '{type: text, source: id}',
+        'type: Must be one of: string, int, float, bool, uuid, datetime, '
+        'ip_address, mac_address, dict_of_strings, list_of_strings, '
+        'object, list_of_objects.'),
+    'type is text': ('{type: [string], source: id}',
+                     'type: Not a valid string.'),
+    'unknown key': ('{type: string, source: id, colour: red}',
+                    'colour: Unknown field.'),
+    'source is text': ('{type: string, source: 5}', 'source: Must be a '
+                       'string or a non-empty list of strings.'),
+    'source list not empty': ('{type: string, source: []}', 'source: Must '
+                              'be a string or a non-empty list of strings.'),
+    'source list of text': ('{type: string, source: [id, 5]}', 'source: '
+                            'Must be a string or a non-empty list of '
+                            'strings.'),
+    'nullable is boolean': ('{type: string, source: id, nullable: maybe}',
+                            'nullable: Not a valid boolean.'),
+    'empty_as_null is boolean': (
+        '{type: string, source: id, empty_as_null: maybe}',
+        'empty_as_null: Not a valid boolean.'),
+    'extract is text': ('{type: string, source: id, extract: [a]}',
+                        'extract: Not a valid string.'),
+    'case is lower or upper': ('{type: string, source: id, case: title}',
+                               'case: Must be one of: lower, upper.'),
+    'case is text': ('{type: string, source: id, case: [lower]}',
+                     'case: Not a valid string.'),
+    'map is a mapping': ('{type: string, source: id, map: [a]}',
+                         'map: Not a valid mapping type.'),
+    'values is a list': ('{type: string, source: id, values: a}',
+                         'values: Not a valid list.'),
+    'values not empty': ('{type: string, source: id, values: []}',
+                         'values: Shorter than minimum length 1.'),
+    'values are text': ('{type: string, source: id, values: [a, [b]]}',
+                        'values.1: Not a valid string.'),
+    'when is a mapping': ('{type: string, source: id, when: [a]}',
+                          'when: Not a valid mapping type.'),
+    'when keys are text': ('{type: string, source: id, when: {1: a}}',
+                           'when.1: bad key: Not a valid string.'),
+    'when globs are text': ('{type: string, source: id, when: {phase: 5}}',
+                            'when.phase: Must be a string or a non-empty '
+                            'list of strings.'),
+    'present_if is text': ('{type: string, source: id, present_if: [5]}',
+                           'present_if: Must be a string or a non-empty '
+                           'list of strings.'),
+    'otherwise is absent or null': (
+        '{type: string, source: id, when: {phase: a}, otherwise: never}',
+        'otherwise: Must be absent or null.'),
+    'class is text': ('{type: object, class: [P], source: .}',
+                      'class: Not a valid string.'),
+    'since is text': ('{type: string, source: id, since: 1.0}',
+                      'since: Not a valid string.'),
+    'since is a version': ('{type: string, source: id, since: "1.0a"}',
+                           'since: String does not match expected pattern.'),
+    'compose is a mapping': ('{type: object, class: P, compose: [a]}',
+                             'compose: Not a valid mapping type.'),
+    'compose keys are text': ('{type: object, class: P, compose: {1: a}}',
+                              'compose.1: bad key: Not a valid string.'),
+    'compose keys are names': (
+        '{type: object, class: P, compose: {a-b: a}}',
+        'compose.a-b: bad key: String does not match expected pattern.'),
+    'compose paths are text': ('{type: object, class: P, compose: {a: 5}}',
+                               'compose.a: Must be a string or a non-empty '
+                               'list of strings.'),
+    'reject is text': (
+        '{type: string, source: id, nullable: true, reject: [a]}',
+        'reject: Not a valid string.'),
+    'doc is text': ('{type: string, source: id, doc: [a]}',
+                    'doc: Not a valid string.'),
+    'source or constant': ('{type: string, source: id, constant: x}',
+                           'constant: source and constant exclude each '
+                           'other'),
+    'a value from somewhere': ('{type: string}', 'source: needs a source, '
+                               'a constant or a default'),
+    'compose only for objects': (
+        '{type: string, compose: {a: b}}',
+        'compose: only object fields take it, instead of a source or '
+        'constant'),
+    'compose not with source': (
+        '{type: object, class: P, source: ., compose: {a: b}}',
+        'compose: only object fields take it, instead of a source or '
+        'constant'),
+    'compose not with constant': (
+        '{type: object, class: P, constant: null, nullable: true, '
+        'compose: {a: b}}',
+        'compose: only object fields take it, instead of a source or '
+        'constant'),
+    'reject needs a source': (
+        '{type: object, class: P, compose: {a: b}, nullable: true, '
+        'reject: r}',
+        'reject: needs a source, no default, and nullable or present_if '
+        '(what the field is without a value)'),
+    'reject takes no default': (
+        '{type: string, source: id, default: x, nullable: true, reject: r}',
+        'reject: needs a source, no default, and nullable or present_if '
+        '(what the field is without a value)'),
+    'reject needs nullable or present_if': (
+        '{type: string, source: id, reject: r}',
+        'reject: needs a source, no default, and nullable or present_if '
+        '(what the field is without a value)'),
+    'class for objects': ('{type: object, source: .}', 'class: `class` is '
+                          'required for object and list_of_objects, and '
+                          'only for them'),
+    'class for lists of objects': (
+        '{type: list_of_objects, source: x}',
+        'class: `class` is required for object and list_of_objects, and '
+        'only for them'),
+    'class only for objects': (
+        '{type: string, source: id, class: P}',
+        'class: `class` is required for object and list_of_objects, and '
+        'only for them'),
+    'values only for strings': ('{type: int, source: id, values: [a]}',
+                                'values: only string fields take `values`'),
+    'default null needs nullable': (
+        '{type: string, source: id, default: null}',
+        'default: null, but the field is not nullable'),
+    'constant null needs nullable': (
+        '{type: string, constant: null}',
+        'constant: null, but the field is not nullable'),
+    'no fixed object': (
+        '{type: object, class: P, default: {id: x}}',
+        'default: object fields take no fixed value but null (and [] for '
+        'lists)'),
+    'no empty list for an object': (
+        '{type: object, class: P, source: ., default: []}',
+        'default: object fields take no fixed value but null (and [] for '
+        'lists)'),
+    'no fixed list of objects': (
+        '{type: list_of_objects, class: P, source: x, default: [{id: x}]}',
+        'default: object fields take no fixed value but null (and [] for '
+        'lists)'),
+    'default fits the type': ('{type: int, source: id, default: lots}',
+                              "default: not an integer: 'lots' for type "
+                              "int"),
+    'constant is one of values': ('{type: string, constant: x, '
+                                  'values: [a, b]}',
+                                  "constant: 'x' is not one of a, b for "
+                                  "type string"),
+    'otherwise needs a condition': (
+        '{type: string, source: id, otherwise: null}',
+        'otherwise: only fields with `when` or `present_if` take it'),
+    'otherwise null needs nullable': (
+        '{type: string, source: id, when: {phase: a}, otherwise: null}',
+        'otherwise: null, but the field is not nullable'),
+    'extract is a regular expression': (
+        '{type: string, source: id, extract: "("}',
+        'extract: not a regular expression: missing ), unterminated '
+        'subpattern at position 0'),
+    'extract has one group': ('{type: string, source: id, extract: a}',
+                              'extract: needs exactly one group'),
+    'envelope source is known': ('{type: string, source: $nowhere.x}',
+                                 "source: bad envelope source '$nowhere.x'"),
+    'context source is one key': ('{type: string, source: $context.a.b}',
+                                  "source: bad envelope source "
+                                  "'$context.a.b'"),
+    'context is no value': ('{type: string, source: [id, $context]}',
+                            "source: bad envelope source '$context'"),
+    'present_if envelope source': (
+        '{type: string, source: id, present_if: $context}',
+        "present_if: bad envelope source '$context'"),
+    'compose envelope source': (
+        '{type: object, class: P, compose: {a: b, c: [d, $context]}}',
+        "compose.c: bad envelope source '$context'"),
+    'class exists': ('{type: object, class: Missing, source: .}',
+                     "class: unknown payload class 'Missing' in namespace "
+                     "'svc'"),
+    'since not newer than the class': (
+        '{type: string, source: id, since: "2.0"}',
+        ('since: version 2.0 is newer than the class version 1.0',
+         'since: version 2.0 is not in the history')),
+    'since in the history': ('{type: string, source: id, since: "0.9"}',
+                             'since: version 0.9 is not in the history'),
+    'unquote is python': ('{type: string, source: id, unquote: json}',
+                          'unquote: Must be one of: python.'),
+    'unquote for strings only': ('{type: int, source: id, unquote: python}',
+                                 'unquote: only string fields take it'),
+}
 
 
-@pytest.mark.parametrize('field,message', [
-    ('{type: text, source: id}', 'type: Must be one of'),
-    ('{type: string}', 'source: needs a source, a constant or a default'),
-    ('{type: string, source: id, colour: red}', 'colour: Unknown field.'),
-    ('{type: string, source: id, constant: 1}',
-     'constant: source and constant exclude each other'),
-    ('{type: object, source: .}', 'class: `class` is required'),
-    ('{type: int, source: id, values: [a]}', 'values: only string fields'),
-    ('{type: string, source: id, extract: "("}',
-     'extract: not a regular expression'),
-    ('{type: string, source: id, extract: "a"}',
-     'extract: needs exactly one group'),
-    ('{type: string, source: id, unquote: json}',
-     'unquote: Must be one of: python'),
-    ('{type: int, source: id, unquote: python}',
-     'unquote: only string fields take it'),
-    ('{type: string, source: id, otherwise: null}',
-     'otherwise: only fields with `when` or `present_if`'),
-    ('{type: string, source: $nowhere.x}', "source: bad envelope source"),
-    ('{type: string, source: $context.a.b}', "source: bad envelope source"),
-    ('{type: string, source: id, present_if: $context}',
-     "present_if: bad envelope source"),
-    ('{type: object, class: Missing, source: .}',
-     "class: unknown payload class 'Missing'"),
-    ('{type: string, source: id, since: "2.0"}',
-     'since: version 2.0 is newer than the class version 1.0'),
-])
-def test_field_errors(tmp_path, field, message):
-    text = GOOD.replace('{type: string, source: id}', field)
-    found = problems(tmp_path, {'svc/a.yaml': text})
-    prefix = str(tmp_path / 'm/svc/a.yaml') + ':7: payloads.P.fields.id.'
-    assert any(f.startswith(prefix + message) for f in found), found
+@pytest.mark.parametrize('field,expected', FIELD_RULES.values(),
+                         ids=FIELD_RULES)
+def test_field_rules(tmp_path, field, expected):
+    found = problems_of(tmp_path, GOOD.replace(FIELD, field))
+    assert found == ['7: payloads.P.fields.id.' + e
+                     for e in _listed(expected)]
 
 
-@pytest.mark.parametrize('change,line,message', [
-    (('version: "1.0"', 'version: "1.1"'), 5,
-     'payloads.P.history: must list the current version 1.1'),
-    (('version: "1.0"', 'version: one'), 4, 'payloads.P.version: '),
-    (('event_type: thing.done', 'event_type: x.{nope}'), 10,
-     'rules.0.event_type: unknown placeholder {nope}'),
-    (('payload: P', 'payload: Q'), 11,
-     "rules.0.payload: unknown payload class 'Q'"),
-    (('match: thing.done', 'match: x.{host}'), 9,
-     'rules.0.match: capture name {host} is reserved'),
-    (('match: thing.done', 'match: [thing.done]\n    captures: {a: [x]}'),
-     10, 'rules.0.captures.a: no {a} in match'),
-    (('priority_', 'x'), None, None),
-])
-def test_rule_and_payload_errors(tmp_path, change, line, message):
-    text = GOOD.replace(*change)
-    if message is None:
-        loader.load_mapping_set(write_mappings(tmp_path / 'm',
-                                               {'svc/a.yaml': text}))
-        return
-    [found] = problems(tmp_path, {'svc/a.yaml': text})
-    assert found.startswith('%s:%d: ' % (tmp_path / 'm/svc/a.yaml', line))
-    assert message in found
+#: (text replaced in GOOD, its replacement) -> the problems, each as
+#: 'line: key path: message'.
+SET_RULES = {
+    'version required': (('    version: "1.0"\n', ''),
+                         '3: payloads.P.version: Missing data for required '
+                         'field.'),
+    'version is text': (('version: "1.0"', 'version: 1.0'),
+                        '4: payloads.P.version: Not a valid string.'),
+    'version is a version': (('version: "1.0"', 'version: one'),
+                             '4: payloads.P.version: String does not match '
+                             'expected pattern.'),
+    'history required': (('    history: {"1.0": Initial version}\n', ''),
+                         '3: payloads.P.history: Missing data for required '
+                         'field.'),
+    'history is a mapping': (('history: {"1.0": Initial version}',
+                              'history: ["1.0"]'),
+                             '5: payloads.P.history: Not a valid mapping '
+                             'type.'),
+    'history keys are text': (('"1.0": Initial', '1.0: Initial'),
+                              '5: payloads.P.history.1.0: bad key: Not a '
+                              'valid string.'),
+    'history keys are versions': (('Initial version}',
+                                   'Initial version, v2: Next}'),
+                                  '5: payloads.P.history.v2: bad key: String '
+                                  'does not match expected pattern.'),
+    'history says what changed': (('Initial version}', '[Initial]}'),
+                                  '5: payloads.P.history.1.0: Not a valid '
+                                  'string.'),
+    'history lists the version': (('version: "1.0"', 'version: "1.1"'),
+                                  '5: payloads.P.history: must list the '
+                                  'current version 1.1'),
+    'history not newer than the class': (
+        ('Initial version}', 'Initial version, "1.1": Next}'),
+        '5: payloads.P.history: history names 1.1, newer than the class '
+        'version 1.0'),
+    'payload namespace is text': (('    fields:', '    namespace: [a]\n'
+                                   '    fields:'),
+                                  '6: payloads.P.namespace: Not a valid '
+                                  'string.'),
+    'extends is text': (('    fields:', '    extends: [a]\n    fields:'),
+                        '6: payloads.P.extends: Not a valid string.'),
+    'payload doc is text': (('    fields:', '    doc: [a]\n    fields:'),
+                            '6: payloads.P.doc: Not a valid string.'),
+    'payload unknown key': (('    fields:', '    colour: red\n    fields:'),
+                            '6: payloads.P.colour: Unknown field.'),
+    'fields required': (('    fields:\n      id: ' + FIELD + '\n', ''),
+                        '3: payloads.P.fields: Missing data for required '
+                        'field.'),
+    'fields is a mapping': (('\n      id: ' + FIELD, ' [id]'),
+                            '6: payloads.P.fields: Not a valid mapping '
+                            'type.'),
+    'field names are text': (('      id:', '      1:'),
+                             '7: payloads.P.fields.1: bad key: Not a valid '
+                             'string.'),
+    'field names are names': (('      id:', '      1a:'),
+                              '7: payloads.P.fields.1a: bad key: String '
+                              'does not match expected pattern.'),
+    'field is a mapping': ((FIELD, 'string'),
+                           '7: payloads.P.fields.id: Invalid input type.'),
+    'file namespace is text': (('\npayloads:', '\nnamespace: [a]\n'
+                                'payloads:'),
+                               '2: namespace: Not a valid string.'),
+    'file doc is text': (('\npayloads:', '\ndoc: [a]\npayloads:'),
+                         '2: doc: Not a valid string.'),
+    'file unknown key': (('\npayloads:', '\ncolour: red\npayloads:'),
+                         '2: colour: Unknown field.'),
+    'payloads is a mapping': ((GOOD[:GOOD.index('rules')],
+                               '\npayloads: [P]\n'),
+                              '2: payloads: Not a valid mapping type.'),
+    'class names are text': (('  P:', '  1:'),
+                             '3: payloads.1: bad key: Not a valid string.'),
+    'class names are names': (('  P:', '  a-b:'),
+                              '3: payloads.a-b: bad key: String does not '
+                              'match expected pattern.'),
+    'payload is a mapping': (('  P:\n', '  Q: 5\n  P:\n'),
+                             '3: payloads.Q: Invalid input type.'),
+    'rules is a list': (('rules:\n  -', 'rules:\n   '),
+                        '8: rules: Not a valid list.'),
+    'rule is a mapping': (('payload: P', 'payload: P\n  - 5'),
+                          '12: rules.1: Invalid input type.'),
+    'match required': (('  - match: thing.done\n    event', '  - event'),
+                       '9: rules.0.match: Missing data for required field.'),
+    'match is text': (('match: thing.done', 'match: []'),
+                      '9: rules.0.match: Must be a string or a non-empty '
+                      'list of strings.'),
+    'exclude is text': (('payload: P', 'payload: P\n    exclude: 5'),
+                        '12: rules.0.exclude: Must be a string or a '
+                        'non-empty list of strings.'),
+    'captures is a mapping': (('payload: P', 'payload: P\n    captures: a'),
+                              '12: rules.0.captures: Not a valid mapping '
+                              'type.'),
+    'capture names are text': (('payload: P',
+                                'payload: P\n    captures: {1: [x]}'),
+                               '12: rules.0.captures.1: bad key: Not a valid '
+                               'string.'),
+    'capture names are names': (('payload: P',
+                                 'payload: P\n    captures: {a-b: [x]}'),
+                                '12: rules.0.captures.a-b: bad key: String '
+                                'does not match expected pattern.'),
+    'capture values as a list': (('payload: P', 'payload: P\n    '
+                                  'captures: {a: [x, 1]}'),
+                                 '12: rules.0.captures.a: must be a list of '
+                                 'strings or a map of strings'),
+    'capture values as a non-empty list': (
+        ('payload: P', 'payload: P\n    captures: {a: []}'),
+        '12: rules.0.captures.a: must be a list of strings or a map of '
+        'strings'),
+    'capture values as a map': (('payload: P', 'payload: P\n    '
+                                 'captures: {a: {x: 1}}'),
+                                '12: rules.0.captures.a: must be a list of '
+                                'strings or a map of strings'),
+    'capture values as a non-empty map': (
+        ('payload: P', 'payload: P\n    captures: {a: {}}'),
+        '12: rules.0.captures.a: must be a list of strings or a map of '
+        'strings'),
+    'capture values as a map of text keys': (
+        ('payload: P', 'payload: P\n    captures: {a: {1: x}}'),
+        '12: rules.0.captures.a: must be a list of strings or a map of '
+        'strings'),
+    'capture values are a list or a map': (
+        ('payload: P', 'payload: P\n    captures: {a: x}'),
+        '12: rules.0.captures.a: must be a list of strings or a map of '
+        'strings'),
+    'event_type required': (('    event_type: thing.done\n', ''),
+                            '9: rules.0.event_type: Missing data for '
+                            'required field.'),
+    'event_type is text': (('event_type: thing.done', 'event_type: [a]'),
+                           '10: rules.0.event_type: Not a valid string.'),
+    'payload required': (('    payload: P\n', ''),
+                         '9: rules.0.payload: Missing data for required '
+                         'field.'),
+    'payload is text': (('payload: P', 'payload: [P]'),
+                        '11: rules.0.payload: Not a valid string.'),
+    'priority is known': (('payload: P', 'payload: P\n    priority: LOUD'),
+                          '12: rules.0.priority: Must be one of: AUDIT, '
+                          'DEBUG, INFO, WARN, ERROR, CRITICAL, SAMPLE.'),
+    'priority is text': (('payload: P', 'payload: P\n    priority: [INFO]'),
+                         '12: rules.0.priority: Not a valid string.'),
+    'publisher is text': (('payload: P', 'payload: P\n    publisher: [a]'),
+                          '12: rules.0.publisher: Not a valid string.'),
+    'continue is boolean': (('payload: P', 'payload: P\n    continue: '
+                             'maybe'),
+                            '12: rules.0.continue: Not a valid boolean.'),
+    'rule doc is text': (('payload: P', 'payload: P\n    doc: [a]'),
+                         '12: rules.0.doc: Not a valid string.'),
+    'rule unknown key': (('payload: P', 'payload: P\n    colour: red'),
+                         '12: rules.0.colour: Unknown field.'),
+    'watch is a mapping': (('payload: P', 'payload: P\n    watch: id'),
+                           '12: rules.0.watch: Invalid input type.'),
+    'watch identity required': (('payload: P', 'payload: P\n    watch: '
+                                 '{fields: [id]}'),
+                                '12: rules.0.watch.identity: Missing data '
+                                'for required field.'),
+    'watch identity is text': (('payload: P', 'payload: P\n    watch: '
+                                '{identity: [id], fields: [id]}'),
+                               '12: rules.0.watch.identity: Not a valid '
+                               'string.'),
+    'watch fields required': (('payload: P', 'payload: P\n    watch: '
+                               '{identity: id}'),
+                              '12: rules.0.watch.fields: Missing data for '
+                              'required field.'),
+    'watch fields is a list': (('payload: P', 'payload: P\n    watch: '
+                                '{identity: id, fields: id}'),
+                               '12: rules.0.watch.fields: Not a valid '
+                               'list.'),
+    'watch fields not empty': (('payload: P', 'payload: P\n    watch: '
+                                '{identity: id, fields: []}'),
+                               '12: rules.0.watch.fields: Shorter than '
+                               'minimum length 1.'),
+    'watch fields are text': (('payload: P', 'payload: P\n    watch: '
+                               '{identity: id, fields: [[id]]}'),
+                              '12: rules.0.watch.fields.0: Not a valid '
+                              'string.'),
+    'watch unknown key': (('payload: P', 'payload: P\n    watch: '
+                           '{identity: id, fields: [id], colour: red}'),
+                          '12: rules.0.watch.colour: Unknown field.'),
+    'watch identity is a field': (('payload: P', 'payload: P\n    watch: '
+                                   '{identity: uuid, fields: [id]}'),
+                                  "12: rules.0.watch: 'uuid' is not a field "
+                                  "of P"),
+    'watch fields are fields': (('payload: P', 'payload: P\n    watch: '
+                                 '{identity: id, fields: [id, state]}'),
+                                "12: rules.0.watch: 'state' is not a field "
+                                "of P"),
+    'capture name not reserved': (('match: thing.done', 'match: x.{host}'),
+                                  '9: rules.0.match: capture name {host} is '
+                                  'reserved'),
+    'captures are in match': (('payload: P',
+                               'payload: P\n    captures: {a: [x]}'),
+                              '12: rules.0.captures.a: no {a} in match'),
+    'event_type placeholders are known': (('event_type: thing.done',
+                                           'event_type: x.{nope}'),
+                                          '10: rules.0.event_type: unknown '
+                                          'placeholder {nope}'),
+    'publisher placeholders are known': (('payload: P', 'payload: P\n    '
+                                          'publisher: x-{nope}'),
+                                         '12: rules.0.publisher: unknown '
+                                         'placeholder {nope}'),
+    'event_type braces pair': (('event_type: thing.done',
+                                'event_type: "x.{"'),
+                               "10: rules.0.event_type: not a template: "
+                               "Single '{' encountered in format string"),
+    'publisher braces pair': (('payload: P', 'payload: P\n    publisher: '
+                               '"x}"'),
+                              "12: rules.0.publisher: not a template: "
+                              "Single '}' encountered in format string"),
+    'placeholders are named': (('event_type: thing.done',
+                                'event_type: x.{}.{b}.{a}'),
+                               ('10: rules.0.event_type: unknown placeholder '
+                                '{}',
+                                '10: rules.0.event_type: unknown placeholder '
+                                '{a}',
+                                '10: rules.0.event_type: unknown placeholder '
+                                '{b}')),
+    'rule payload exists': (('payload: P', 'payload: Q'),
+                            "11: rules.0.payload: unknown payload class "
+                            "'Q'"),
+    'untranslated is a list': (('payload: P', 'payload: P\nuntranslated: '
+                                'a'),
+                               '12: untranslated: Not a valid list.'),
+    'untranslated entry is a mapping': (('payload: P', 'payload: P\n'
+                                         'untranslated: [a]'),
+                                        '12: untranslated.0: Invalid input '
+                                        'type.'),
+    'untranslated match required': (('payload: P', 'payload: P\n'
+                                      'untranslated: [{reason: r}]'),
+                                     '12: untranslated.0.match: Missing data '
+                                     'for required field.'),
+    'untranslated match is text': (('payload: P', 'payload: P\n'
+                                    'untranslated: [{match: 5, reason: r}]'),
+                                   '12: untranslated.0.match: Must be a '
+                                   'string or a non-empty list of strings.'),
+    'untranslated reason required': (('payload: P', 'payload: P\n'
+                                      'untranslated: [{match: a}]'),
+                                     '12: untranslated.0.reason: Missing '
+                                     'data for required field.'),
+    'untranslated reason is text': (('payload: P', 'payload: P\n'
+                                     'untranslated: [{match: a, reason: '
+                                     '[r]}]'),
+                                    '12: untranslated.0.reason: Not a valid '
+                                    'string.'),
+    'untranslated unknown key': (('payload: P', 'payload: P\nuntranslated: '
+                                  '[{match: a, reason: r, colour: red}]'),
+                                 '12: untranslated.0.colour: Unknown '
+                                 'field.'),
+    'extends a known class': (('    fields:', '    extends: R\n    fields:'),
+                              "6: payloads.P.extends: unknown payload class "
+                              "'R' in namespace 'svc'"),
+    'extends not circular': (('  P:\n', '  R: {version: "1.0", history: '
+                              '{"1.0": I}, extends: P, fields: {}}\n  P:\n'
+                              '    extends: R\n'),
+                             '5: payloads.P.extends: circular extends: R -> '
+                             'P -> R'),
+}
 
 
-def test_extends_errors(tmp_path):
-    text = GOOD.replace('    fields:', '    extends: R\n    fields:', 1)
-    [found] = problems(tmp_path, {'svc/a.yaml': text})
-    assert "a.yaml:6: payloads.P.extends: unknown payload class 'R'" in found
-    circular = text.replace('rules:', '''  R:
-    version: "1.0"
-    history: {"1.0": Initial version}
-    extends: P
-    fields: {}
-rules:''')
-    found = problems(tmp_path, {'svc/a.yaml': circular})
-    assert any('extends: circular extends: P -> R -> P' in f for f in found)
+@pytest.mark.parametrize('edit,expected', SET_RULES.values(), ids=SET_RULES)
+def test_set_rules(tmp_path, edit, expected):
+    text = GOOD.replace(*edit)
+    assert text != GOOD
+    assert problems_of(tmp_path, text) == _listed(expected)
+
+
+
+def test_file_problems(tmp_path):
+    root = write_mappings(tmp_path / 'm', {
+        'svc/a.yaml': GOOD, 'svc/list.yaml': '- 1\n- 2\n',
+        'svc/syntax.yaml': 'rules:\n  - match: [a\n'})
+    (root / 'svc/latin1.yaml').write_bytes(b'doc: caf\xe9\n')
+    with pytest.raises(loader.MappingError) as caught:
+        loader.load_mapping_set(root)
+    assert [str(p) for p in caught.value.problems] == [
+        '%s: cannot read: %s' % (root / 'svc/latin1.yaml',
+                                 "'utf-8' codec can't decode byte 0xe9 in "
+                                 "position 8: invalid continuation byte"),
+        '%s:1: a mapping file is a YAML mapping' % (root / 'svc/list.yaml'),
+        '%s:3: YAML syntax error: expected \',\' or \']\', but got '
+        '\'<stream end>\'' % (root / 'svc/syntax.yaml')]
+
+
+def test_no_files(tmp_path):
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(loader.MappingError) as caught:
+        loader.load_mapping_set(tmp_path / 'empty')
+    assert str(caught.value) == '%s: no *.yaml mapping files found' % (
+        tmp_path / 'empty')
+    with pytest.raises(loader.MappingError) as caught:
+        loader.load_mapping_set(tmp_path / 'absent')
+    assert str(caught.value) == '%s: no such mapping directory' % (
+        tmp_path / 'absent')
 
 
 def test_duplicate_class_across_files(tmp_path):
-    found = problems(tmp_path, {'svc/a.yaml': GOOD, 'svc/b.yaml': GOOD})
-    assert any('b.yaml' in f and 'payload class svc.P is already declared'
-               in f for f in found)
+    other = GOOD.replace('thing.done', 'thing.other')
+    assert problems(tmp_path, {'svc/a.yaml': GOOD, 'svc/b.yaml': other}) == [
+        '%s:3: payloads.P: payload class svc.P is already declared in %s'
+        % (tmp_path / 'm/svc/b.yaml', tmp_path / 'm/svc/a.yaml')]
 
 
 def test_one_bad_file_refuses_the_set(tmp_path):
@@ -124,29 +546,35 @@ def test_one_bad_file_refuses_the_set(tmp_path):
         'svc/a.yaml': GOOD,
         'svc/b.yaml': GOOD.replace('P', 'Q').replace('thing.done', 'other')
         .replace('type: string', 'type: nope')})
-    assert len(found) == 1 and 'b.yaml' in found[0]
+    assert len(found) == 1 and 'b.yaml:7: ' in found[0]
 
 
-def test_not_a_mapping_and_empty_dir(tmp_path):
-    [found] = problems(tmp_path, {'svc/a.yaml': '- 1\n- 2\n'})
-    assert found.endswith('a.yaml:1: a mapping file is a YAML mapping')
-    empty = tmp_path / 'empty'
-    empty.mkdir()
-    with pytest.raises(loader.MappingError, match='no \\*.yaml mapping'):
-        loader.load_mapping_set(empty)
-    with pytest.raises(loader.MappingError, match='no such mapping dir'):
-        loader.load_mapping_set(tmp_path / 'absent')
+#: What the checks above must still let through, beside the shipped set.
+LOADS = [
+    '{type: list_of_objects, class: P, source: x, default: []}',
+    '{type: string, source: id, nullable: true, default: null}',
+    '{type: string, source: [id, $phase, $context.request_id, $host, .]}',
+    '{type: string, source: id, nullable: true, when: {phase: a}, '
+    'otherwise: null}',
+    '{type: string, source: id, present_if: $context.user_id, reject: r}',
+    '{type: object, class: P, compose: {a: [b, $host]}, nullable: true, '
+    'present_if: b, otherwise: absent}',
+    '{type: string, source: id, values: [a, b], default: b}',
+    '{type: string, source: id, extract: "/(?:x)?([^/]+)$"}',
+]
 
 
-@pytest.mark.parametrize('field,message', [
-    ('{type: int, source: id, default: lots}',
-     "default: not an integer: 'lots' for type int"),
-    ('{type: string, source: id, default: null}',
-     'default: null, but the field is not nullable'),
-    ('{type: string, constant: x, values: [a, b]}',
-     "constant: 'x' is not one of a, b for type string"),
-])
-def test_fixed_values_are_checked_at_load(tmp_path, field, message):
-    text = GOOD.replace('{type: string, source: id}', field)
-    [found] = problems(tmp_path, {'svc/a.yaml': text})
-    assert found.endswith('payloads.P.fields.id.' + message)
+@pytest.mark.parametrize('field', LOADS)
+def test_allowed_fields_load(tmp_path, field):
+    mset = loader.load_mapping_set(write_mappings(
+        tmp_path / 'm', {'svc/a.yaml': GOOD.replace(FIELD, field)}))
+    assert mset.payload('svc', 'P').fields['id']['type'] in field
+
+
+@pytest.mark.parametrize('captures', ['[x, y]', '{x: y}'])
+def test_captures_as_list_or_map_load(tmp_path, captures):
+    text = GOOD.replace('match: thing.done',
+                        'match: x.{a}\n    captures: {a: %s}' % captures)
+    mset = loader.load_mapping_set(write_mappings(tmp_path / 'm',
+                                                  {'svc/a.yaml': text}))
+    assert mset.rules[0].spec['captures']['a']

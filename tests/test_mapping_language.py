@@ -266,6 +266,8 @@ def test_ids_are_derived_and_timestamp_kept(translator):
     ({'memory_mb': 'lots'}, 'flavor.memory_mb', "not an integer: 'lots'"),
     ({'memory_mb': []}, 'flavor.memory_mb', 'not an integer: []'),
     ({'created_at': 'yesterday'}, 'created_at', "not a date: 'yesterday'"),
+    ({'created_at': '9999-12-31T23:59:59-01:00'}, 'created_at',
+     "date beyond year 9999 in UTC: '9999-12-31T23:59:59-01:00'"),
     ({'fixed_ips': [{'address': '1.2.3.4', 'vif_mac': 'zz', 'label': 'n'}]},
      'ip_addresses[0].mac', "not a MAC address: 'zz'"),
     ({'fixed_ips': ['x']}, 'ip_addresses[0]', 'not an object: str'),

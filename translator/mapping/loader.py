@@ -132,6 +132,9 @@ def _prefixed(where, prefix, keypath, message):
     where(prefix + keypath, message)
 
 
+_REFUSED = object()
+
+
 class _FileChecker:
     def __init__(self, path, display, problems):
         self.display = display
@@ -151,6 +154,18 @@ class _FileChecker:
             self._tree = yaml.compose(self.text, Loader=yaml.SafeLoader)
         return self._tree
 
+    def _load_slowly(self):
+        """The pure Python loader's reading: it says what is wrong in the
+        same words wherever PyYAML was built with or without libyaml."""
+        try:
+            return yaml.load(self.text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, 'problem_mark', None)
+            self.problems.append(Problem(
+                self.display, mark.line + 1 if mark else None, (),
+                'YAML syntax error: %s' % getattr(exc, 'problem', exc)))
+            return _REFUSED
+
     def load(self):
         try:
             self.text = pathlib.Path(self.path).read_text(encoding='utf-8')
@@ -160,12 +175,10 @@ class _FileChecker:
             return None
         try:
             raw = yaml.load(self.text, Loader=_Loader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, 'problem_mark', None)
-            self.problems.append(Problem(
-                self.display, mark.line + 1 if mark else None, (),
-                'YAML syntax error: %s' % getattr(exc, 'problem', exc)))
-            return None
+        except yaml.YAMLError:
+            raw = self._load_slowly()
+            if raw is _REFUSED:
+                return None
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
@@ -213,8 +226,10 @@ def _version_tuple(version):
 
 
 def _template_names(template):
+    """The placeholders of a template ('' for ``{}``); ValueError if the
+    braces do not pair."""
     return {name for _, name, _, _ in string.Formatter().parse(template)
-            if name}
+            if name is not None}
 
 
 def _check_payload(pdef, payloads, where):
@@ -254,7 +269,12 @@ def _check_rule(rule, index, namespaces, payloads, where):
             where(loc + ('captures', name), 'no {%s} in match' % name)
     known = captures | {'publisher_id', 'service', 'host'}
     for key in ('event_type', 'publisher'):
-        for name in _template_names(rule[key]) - known:
+        try:
+            names = _template_names(rule[key])
+        except ValueError as exc:
+            where(loc + (key,), 'not a template: %s' % exc)
+            continue
+        for name in sorted(names - known):
             where(loc + (key,), 'unknown placeholder {%s}' % name)
     matches = [ns for ns in namespaces if (ns, rule['payload']) in payloads]
     if not matches:

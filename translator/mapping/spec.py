@@ -17,13 +17,23 @@ from translator.mapping import values
 FIELD_TYPES = {
     'string': 'text; ints and floats are turned into their text as '
               'oslo.versionedobjects does',
-    'int': 'integer; numeric strings are accepted',
-    'float': 'floating point number',
-    'bool': 'boolean; also true/false/yes/no/1/0 as strings',
+    'int': 'integer; numeric strings are accepted. A fraction, a boolean '
+           'or a number beyond 64 bits is refused (oslo.versionedobjects '
+           'would make 2.7 into 2 and true into 1)',
+    'float': 'floating point number; numeric strings are accepted, '
+             'booleans refused',
+    'bool': 'boolean; also the numbers 1 and 0 and, in any case, the '
+            'strings true/false, yes/no, on/off, t/f, y/n and 1/0; '
+            'anything else is refused',
     'uuid': 'UUID string, checked and kept as written',
     'datetime': "date and time; legacy forms such as '2016-08-19 10:20:49+00:00' "
-                "and '2016-08-19T10:20:59.135390' become '2016-08-19T10:20:49Z'",
-    'ip_address': 'IPv4 or IPv6 address in canonical form',
+                "and '2016-08-19T10:20:59.135390' become '2016-08-19T10:20:49Z'"
+                ". Any ISO 8601 text Python's datetime.fromisoformat reads, "
+                "blanks around it ignored; without an offset it is UTC; "
+                "given in UTC to the second, which must fall in the years "
+                "1000 to 9999",
+    'ip_address': 'IPv4 or IPv6 address as text (blanks around it '
+                  'ignored), given in canonical form',
     'mac_address': 'MAC address, lower case with colons',
     'dict_of_strings': 'object whose values are strings',
     'list_of_strings': 'list of strings',
@@ -135,7 +145,8 @@ class FieldSchema(_Strict):
     values = fields.List(fields.String(), validate=validate.Length(min=1),
                          metadata={'description': (
                              'For `string`: the only values allowed (an '
-                             'oslo.versionedobjects EnumField).')})
+                             'oslo.versionedobjects EnumField); a number is '
+                             'compared as its text.')})
     when = _Condition(metadata={'description': (
         'The field exists only for events matching every condition: keys '
         'are `event_type` (the versioned one), `legacy_event_type` or a '
@@ -181,9 +192,10 @@ class FieldSchema(_Strict):
             raise ValidationError(
                 'only object fields take it, instead of a source or '
                 'constant', 'compose')
-        if 'reject' in data and ('source' not in data or {
-                'default', 'constant'} & data.keys() or not (
-                data['nullable'] or 'present_if' in data)):
+        # A constant is already refused beside the source reject needs.
+        if 'reject' in data and ('source' not in data or 'default' in data
+                                 or not (data['nullable']
+                                         or 'present_if' in data)):
             raise ValidationError(
                 'needs a source, no default, and nullable or present_if '
                 '(what the field is without a value)', 'reject')
@@ -204,6 +216,10 @@ class FieldSchema(_Strict):
             raise ValidationError(
                 'only fields with `when` or `present_if` take it',
                 'otherwise')
+        if data.get('otherwise', 'absent') != 'absent' \
+                and not data['nullable']:
+            raise ValidationError('null, but the field is not nullable',
+                                  'otherwise')
         if 'extract' in data:
             try:
                 groups = re.compile(data['extract']).groups
@@ -213,12 +229,17 @@ class FieldSchema(_Strict):
             if groups != 1:
                 raise ValidationError('needs exactly one group', 'extract')
         for key in ('source', 'present_if'):
-            for path in data.get(key, ()):
-                if path.startswith('$') and not re.match(_DOLLAR_PATH_RE,
-                                                         path):
-                    raise ValidationError('bad envelope source %r' % path,
-                                          key)
+            self._check_paths(data.get(key, ()), key)
+        for name, paths in data.get('compose', {}).items():
+            self._check_paths(paths, 'compose', name)
 
+    @staticmethod
+    def _check_paths(paths, key, name=None):
+        for path in paths:
+            if path.startswith('$') and not re.match(_DOLLAR_PATH_RE, path):
+                message = 'bad envelope source %r' % path
+                raise ValidationError(
+                    {name: [message]} if name else message, key)
 
     @staticmethod
     def _check_fixed_value(data, key):
@@ -327,8 +348,9 @@ class RuleSchema(_Strict):
                     isinstance(k, str) and isinstance(v, str)
                     for k, v in allowed.items()))
             if not ok:
-                raise ValidationError(
-                    'must be a list of strings or a map of strings', name)
+                raise ValidationError({name: [
+                    'must be a list of strings or a map of strings']},
+                    'captures')
 
 
 class UntranslatedSchema(_Strict):

@@ -106,8 +106,15 @@ def _datetime(v):
         ts = datetime.datetime.fromisoformat(v.strip())
     except ValueError:
         raise ValueError('not a date: %s' % _describe(v)) from None
-    ts = ts.replace(tzinfo=_UTC) if ts.tzinfo is None else ts.astimezone(
-        _UTC)  # legacy notifications carry UTC without saying so
+    if ts.tzinfo is None:
+        # legacy notifications carry UTC without saying so
+        ts = ts.replace(tzinfo=_UTC)
+    else:
+        try:
+            ts = ts.astimezone(_UTC)
+        except OverflowError:
+            raise ValueError('date beyond year 9999 in UTC: %s'
+                             % _describe(v)) from None
     if ts.year < 1000:
         # strftime writes such years without padding on some platforms
         # only; no real notification has one.
