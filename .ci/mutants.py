@@ -152,8 +152,8 @@ MUTANTS = {
         V, "if isinstance(v, float) and not v.is_integer():",
         "if False:", MAPPING),
     'datetime-not-converted-to-utc': (
-        V, "ts.replace(tzinfo=_UTC) if ts.tzinfo is None else ts.astimezone(\n"
-        "        _UTC)", "ts.replace(tzinfo=_UTC)", MAPPING),
+        V, "            ts = ts.astimezone(_UTC)\n",
+        "            ts = ts.replace(tzinfo=_UTC)\n", MAPPING),
     'bool-takes-any-int': (
         V, "if isinstance(v, int) and v in (0, 1):",
         "if isinstance(v, int):", MAPPING),
