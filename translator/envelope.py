@@ -41,10 +41,15 @@ class LegacyNotification:
         self.message = message  # the inner message, as it came
 
     def context(self):
-        """The request context sent beside the payload, as on the wire:
-        ``_context_<key>``. Made on demand: translating needs no copy."""
-        return {key: value for key, value in self.message.items()
-                if key.startswith(CONTEXT_PREFIX)}
+        """Made on demand: translating needs no copy."""
+        return context_of(self.message)
+
+
+def context_of(message):
+    """The request context sent beside the payload, as on the wire:
+    ``_context_<key>``."""
+    return {key: value for key, value in message.items()
+            if key.startswith(CONTEXT_PREFIX)}
 
 
 def _text(message, key, required=True):
@@ -270,8 +275,7 @@ def redacted_body(raw):
         return raw
     if not isinstance(message, dict):
         return raw
-    context = {k: v for k, v in message.items()
-               if k.startswith(CONTEXT_PREFIX)}
+    context = context_of(message)
     masked = redact_context(context)
     changed = {k: v for k, v in masked.items() if v != context[k]}
     if not changed:
