@@ -14,9 +14,9 @@ import pathlib
 
 import jsonschema
 
-from translator import asyncapi
+from translator.contracts import asyncapi
 from translator import config
-from translator import schema
+from translator.contracts import schema
 from translator.mapping import loader
 
 _in_use = [pathlib.Path(config.default_mappings_dir())]

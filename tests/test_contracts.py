@@ -18,9 +18,9 @@ import pytest
 
 from tests import contracts
 from tests.conftest import ID, MAPPINGS, ROOT, legacy, write_mappings
-from translator import compatibility
+from translator.contracts import compatibility
 from translator import envelope
-from translator import schema
+from translator.contracts import schema
 from translator import translate
 from translator.mapping import loader
 from translator.mapping import spec

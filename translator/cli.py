@@ -169,8 +169,8 @@ def cmd_docs(conf):
 
 
 def cmd_schema(conf):
-    from translator import compatibility
-    from translator import schema
+    from translator.contracts import compatibility
+    from translator.contracts import schema
     mappings_dir = conf.mappings or conf.relay.mappings_dir
     translator = _load(mappings_dir)
     if translator is None:

@@ -18,7 +18,7 @@ import pathlib
 import re
 import string
 
-from translator import asyncapi
+from translator.contracts import asyncapi
 from translator.mapping import spec, values
 
 DIALECT = 'https://json-schema.org/draft/2020-12/schema'
