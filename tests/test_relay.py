@@ -1,5 +1,6 @@
 """The relay end to end, against the machine's real RabbitMQ."""
 
+import contextlib
 import json
 import os
 import re
@@ -9,6 +10,8 @@ import tempfile
 import time
 
 import pytest
+
+from translator import envelope
 
 from tests import bus
 from tests import contracts
@@ -364,17 +367,24 @@ def test_quorum_queue_option(vhost, mappings, relay):
     assert 'translator\tquorum\ttrue' in listing
 
 
-def test_oslo_listener_receives_nova_notifications_as_nova_sends_them(
-        vhost, relay):
-    """A consumer written for Nova's native versioned notifications, an
-    oslo.messaging listener on versioned_notifications, works unchanged."""
+def nova_real():
+    from tests.conftest import ROOT
+    return json.loads((ROOT / 'tests/golden/nova/'
+                       'instance-create-end-real.json').read_text())
+
+
+#: the pool, and so the queue, of the Nova consumer
+NOVA_CONSUMER = 'nova-consumer'
+
+
+@contextlib.contextmanager
+def nova_consumer(vhost):
+    """A consumer written for Nova's native versioned notifications: an
+    oslo.messaging listener on versioned_notifications with a pool of its
+    own. Yields the list of what it received."""
     import oslo_messaging
     from oslo_config import cfg
-    from tests.compare import differences
-    from tests.conftest import ROOT
 
-    golden = json.loads((ROOT / 'tests/golden/nova/'
-                         'instance-create-end-real.json').read_text())
     received = []
 
     class Endpoint:
@@ -389,9 +399,25 @@ def test_oslo_listener_receives_nova_notifications_as_nova_sends_them(
     listener = oslo_messaging.get_notification_listener(
         transport, [oslo_messaging.Target(topic='versioned_notifications',
                                           exchange='nova')],
-        [Endpoint()], executor='threading', pool='nova-consumer')
+        [Endpoint()], executor='threading', pool=NOVA_CONSUMER)
     listener.start()
     try:
+        yield received
+    finally:
+        listener.stop()
+        listener.wait()
+        transport.cleanup()
+
+
+
+def test_oslo_listener_receives_nova_notifications_as_nova_sends_them(
+        vhost, relay):
+    """A consumer written for Nova's native versioned notifications works
+    unchanged."""
+    from tests.compare import differences
+
+    golden = nova_real()
+    with nova_consumer(vhost) as received:
         relay(source={'transport_url': bus.url(vhost)},
               notifications={'notification_format': 'versioned'})
         legacy = golden['input']
@@ -402,10 +428,6 @@ def test_oslo_listener_receives_nova_notifications_as_nova_sends_them(
         while not received and time.monotonic() < deadline:
             time.sleep(0.1)
         producer.close()
-    finally:
-        listener.stop()
-        listener.wait()
-        transport.cleanup()
     [(ctxt, publisher_id, event_type, payload, metadata)] = received
     expected = golden['expected'][0]['payload']
     # what Nova takes from the request context: the producer's
@@ -417,3 +439,30 @@ def test_oslo_listener_receives_nova_notifications_as_nova_sends_them(
     assert differences(expected, payload) == []
     assert ctxt['request_id'] == 'req-7'
     assert metadata['timestamp'] and metadata['message_id']
+
+
+def test_oslo_listener_drops_a_redelivered_legacy_message_once_relayed(
+        vhost, relay):
+    """A legacy message the relay gets twice (redelivered after a crash
+    before its acknowledgement) is relayed twice, as at-least-once allows;
+    both copies carry one ``_unique_id``, by which an oslo.messaging
+    listener drops the second."""
+    legacy = dict(nova_real()['input'], priority='INFO',
+                  _context_request_id='req-7')
+    legacy.update(legacy.pop('metadata'))
+    body = envelope.wire_body(legacy)
+    with nova_consumer(vhost) as received:
+        relay(source={'transport_url': bus.url(vhost)},
+              notifications={'notification_format': 'versioned'})
+        witness = bus.Collector(vhost, 'nova', 'versioned_notifications.*')
+        bus.publish_raw(vhost, 'nova', 'notifications.info', body, body)
+        copies = [versioned_message(m) for m in witness.take(2)]
+        deadline = time.monotonic() + 30
+        while (bus.queue_depth(vhost, NOVA_CONSUMER)
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
+        time.sleep(1)  # the listener handles what it was given
+        handled = list(received)
+    assert len(copies) == 2
+    assert copies[0]['message_id'] == copies[1]['message_id']
+    assert len(handled) == 1
