@@ -205,3 +205,30 @@ def test_a_reload_that_changes_connections_under_traffic(mappings, relay):
         assert 'connection settings changed: reconnecting' in \
             process.log.read_text()
         assert queues(source)['translator'][0] == 0
+
+
+def test_a_confirmed_update_stays_known_after_the_connection_is_lost(
+        mappings, relay, proxy):
+    """An update is known once its output is confirmed, not only while it
+    is in flight: after the relay lost its target and reconnected, the same
+    state again is still suppressed, and a new state is emitted."""
+    with bus.vhost() as source, bus.vhost() as target:
+        out = bus.Collector(target, 'demo', 'versioned_notifications.*')
+        opts = options(source, mappings, 'versioned', reconnect_delay_max=1)
+        opts['target'] = {'transport_url': proxy.url(target)}
+        process = relay(**opts)
+        producer = bus.Producer(bus.url(source), 'demo')
+        producer.send('thing.update', thing('a', state='x'))
+        wait_for('the acknowledgement', lambda: process.metric(
+            'translator_messages_acknowledged_total') == 1, log=process.log)
+        proxy.cut()
+        wait_for('a reconnection', lambda: process.log.read_text().count(
+            'target bus: connected') == 2, log=process.log)
+        producer.send('thing.update', thing('b', state='x'))
+        producer.send('thing.update', thing('c', state='y'))
+        producer.close()
+        got = out.take(2) + out.rest()
+        assert [versioned_message(m)['payload']['demo_object.data']['name']
+                for m in got] == ['a', 'c']
+        assert process.metric(
+            'translator_unchanged_updates_suppressed_total') == 1
