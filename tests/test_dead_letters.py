@@ -6,7 +6,6 @@ Each test runs in a fresh vhost where the test binds nothing of its own
 before the relay has published, unless it says so.
 """
 
-import json
 import re
 import subprocess
 import sys
@@ -16,12 +15,11 @@ import pytest
 
 from tests import bus
 from tests import contracts
-from tests.conftest import ID, ROOT, write_mappings
-from tests.test_relay import options, thing, versioned_message
+from tests.conftest import ID, write_mappings
+from tests.test_relay import (nova_real, options, thing,
+                              versioned_message)
 from translator import translate
 
-NOVA_CREATE = json.loads((ROOT / 'tests' / 'golden' / 'nova' /
-                          'instance-create-end-real.json').read_text())
 H = 'x-translator-'
 
 
@@ -74,7 +72,7 @@ def test_with_the_defaults_every_outcome_waits_in_a_queue(vhost, relay,
             ('trove', 'notifications_dead_letter', 'notifications_dead_letter.*'),
             ('openstack', 'notifications_dead_letter',
              'notifications_dead_letter.*')} <= bindings(vhost)
-    legacy = NOVA_CREATE['input']
+    legacy = nova_real()['input']
     producer = bus.Producer(bus.url(vhost), 'nova',
                             publisher_id=legacy['publisher_id'],
                             topic=opts['source'].get('topics',
@@ -244,6 +242,28 @@ def translator_command(process, *args):
     return subprocess.run(
         [sys.executable, '-m', 'translator.cli', *args, '--config-file',
          str(process.config)], capture_output=True, text=True, timeout=120)
+
+
+def test_a_replay_sends_no_second_legacy_copy(vhost, mappings, relay):
+    """In a private-topic deployment with format both, the legacy copy of
+    a dead letter went out when it first came: a replay adds only the
+    versioned notification."""
+    legacy = bus.Collector(vhost, 'demo', 'notifications.*')
+    opts = options(vhost, mappings, 'both')
+    opts['source']['topics'] = 'legacy_private'
+    process = relay(**opts)
+    producer = bus.Producer(bus.url(vhost), 'demo', topic='legacy_private')
+    producer.send('gadget.create.end', dict(id=ID, size=1))
+    producer.close()
+    assert len(legacy.take(1)) == 1
+    wait_for('the dead letter', lambda: bus.queue_depth(
+        vhost, 'notifications_dead_letter') == 1)
+    write_mappings(mappings, GADGET)
+    replay = translator_command(process, 'dead-letters', 'replay')
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    [versioned] = bus.read_queue(vhost, 'versioned_notifications.info', 1)
+    assert versioned_message(versioned)['event_type'] == 'gadget.create.end'
+    assert legacy.rest() == []
 
 
 def test_replay_after_a_mapping_fix(vhost, mappings, relay, tmp_path):
