@@ -18,6 +18,7 @@ import urllib.request
 import uuid
 
 import amqp
+import pytest
 import oslo_messaging
 from oslo_config import cfg
 from oslo_context import context as oslo_context
@@ -144,6 +145,15 @@ def wait_port(port, timeout=60):
             return
         time.sleep(0.2)
     raise TimeoutError('nothing listens on port %d' % port)
+
+
+def wait_for(what, condition, timeout=60, log=None):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail('no %s after %d s%s' % (
+                what, timeout, '\n' + log.read_text() if log else ''))
+        time.sleep(0.1)
 
 
 def free_port():

@@ -32,15 +32,6 @@ def headers(message):
     return message.properties['application_headers']
 
 
-def wait_for(what, condition, timeout=60, log=None):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail('no %s after %d s%s' % (
-                what, timeout, '\n' + log.read_text() if log else ''))
-        time.sleep(0.1)
-
-
 def bindings(vhost):
     rows = bus.ctl('list_bindings', '-p', vhost, '--no-table-headers',
                    'source_name', 'destination_name',
@@ -82,7 +73,7 @@ def test_with_the_defaults_every_outcome_waits_in_a_queue(vhost, relay,
     producer.close()
     bus.publish_raw(vhost, 'nova', opts['source'].get(
         'topics', 'notifications') + '.info', b'{not json')
-    wait_for('acknowledgements', lambda: process.metric(
+    bus.wait_for('acknowledgements', lambda: process.metric(
         'translator_messages_acknowledged_total') == 3)
 
     found = queues(vhost)
@@ -152,7 +143,7 @@ def test_a_deleted_dead_letter_queue_loses_nothing_under_traffic(
         time.sleep(0.02)
     conn.close()
     assert deleted_after is not None and deleted_after < total
-    wait_for('all acknowledged', lambda: process.metric(
+    bus.wait_for('all acknowledged', lambda: process.metric(
         'translator_messages_acknowledged_total') >= total,
         log=process.log)
     kept = set()
@@ -177,11 +168,11 @@ def test_unroutable_versioned_outputs_without_default_queues(
     for i in range(5):
         producer.send('thing.create.end', thing('n%d' % i))
     producer.close()
-    wait_for('returns', lambda: process.metric(
+    bus.wait_for('returns', lambda: process.metric(
         'translator_unroutable_total', kind='versioned') >= 5)
     assert 'versioned_notifications.info' not in queues(vhost)
     if choice == 'acknowledge':
-        wait_for('acknowledgements', lambda: process.metric(
+        bus.wait_for('acknowledgements', lambda: process.metric(
             'translator_messages_acknowledged_total') == 5)
         assert queues(vhost)['translator'][0] == 0
         return
@@ -192,10 +183,10 @@ def test_unroutable_versioned_outputs_without_default_queues(
     # Once a consumer binds its queue, everything flows.
     out = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
     names = set()
-    wait_for('the held messages', lambda: names.update(
+    bus.wait_for('the held messages', lambda: names.update(
         versioned_message(m)['payload']['demo_object.data']['name']
         for m in out.take(1, timeout=0.2)) or len(names) == 5, timeout=30)
-    wait_for('acknowledgements', lambda: process.metric(
+    bus.wait_for('acknowledgements', lambda: process.metric(
         'translator_messages_acknowledged_total') == 5)
 
 
@@ -206,7 +197,7 @@ def test_ten_thousand_bad_messages_leave_a_bounded_log(vhost, mappings,
                               problem_log_interval=1))
     bus.publish_raw(vhost, 'demo', 'notifications.info',
                     *[b'not json %d' % i for i in range(total)])
-    wait_for('dead letters', lambda: process.metric(
+    bus.wait_for('dead letters', lambda: process.metric(
         'translator_dead_letters_total', reason='malformed') == total,
         timeout=120)
 
@@ -217,7 +208,7 @@ def test_ten_thousand_bad_messages_leave_a_bounded_log(vhost, mappings,
                 sum(int(n) for n in re.findall(
                     r'dead letter \(malformed\): (\d+) more in the last',
                     text)))
-    wait_for('every dead letter accounted for in the log',
+    bus.wait_for('every dead letter accounted for in the log',
              lambda: logged() == total, timeout=10)
     lines = process.log.read_text().splitlines()
     assert len(lines) < 60, lines
@@ -256,7 +247,7 @@ def test_a_replay_sends_no_second_legacy_copy(vhost, mappings, relay):
     producer.send('gadget.create.end', dict(id=ID, size=1))
     producer.close()
     assert len(legacy.take(1)) == 1
-    wait_for('the dead letter', lambda: bus.queue_depth(
+    bus.wait_for('the dead letter', lambda: bus.queue_depth(
         vhost, 'notifications_dead_letter') == 1)
     write_mappings(mappings, GADGET)
     replay = translator_command(process, 'dead-letters', 'replay')
@@ -276,7 +267,7 @@ def test_replay_after_a_mapping_fix(vhost, mappings, relay, tmp_path):
     producer.send('gadget.create.end', dict(id=ID, size='large'))
     producer.close()
     originals = [as_bytes(m.body) for m in sent.take(4)]
-    wait_for('dead letters', lambda: bus.queue_depth(
+    bus.wait_for('dead letters', lambda: bus.queue_depth(
         vhost, 'notifications_dead_letter') == 4)
 
     listed = translator_command(process, 'dead-letters', 'list')

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests import bus
-from tests.test_dead_letters import queues, wait_for
+from tests.test_dead_letters import queues
 from tests.test_relay import options, thing, versioned_message
 
 
@@ -58,7 +58,7 @@ def test_held_confirms_keep_sources_unacknowledged_through_kill_9(
         proxy.stall()
         for i in range(total):
             producer.send('thing.create.end', thing('n%d' % i))
-        wait_for('all published', lambda: first.metric(
+        bus.wait_for('all published', lambda: first.metric(
             'translator_in_flight_messages') == total, log=first.log)
         time.sleep(1)  # confirms would have come by now
         # the warm-up's only
@@ -70,7 +70,7 @@ def test_held_confirms_keep_sources_unacknowledged_through_kill_9(
         assert out.rest(0.5) == []
         second = relay(**opts)
         assert names(out, total) == {'n%d' % i for i in range(total)}
-        wait_for('acknowledgements', lambda: second.metric(
+        bus.wait_for('acknowledgements', lambda: second.metric(
             'translator_messages_acknowledged_total') == total)
         assert queues(source)['translator'][0] == 0
         producer.close()
@@ -104,7 +104,7 @@ def test_a_stalled_target_times_out_and_is_left(mappings, relay, proxy,
             producer.send('thing.create.end', thing('n%d' % i))
         producer.close()
         assert names(out, total) == {'n%d' % i for i in range(total)}
-        wait_for('acknowledgements', lambda: process.metric(
+        bus.wait_for('acknowledgements', lambda: process.metric(
             'translator_messages_acknowledged_total') == total + warm,
             log=process.log)
         log = process.log.read_text()
@@ -138,7 +138,7 @@ def test_refused_publishes_are_held_until_there_is_room(mappings, relay):
         for i in range(total):
             producer.send('thing.create.end', thing('n%d' % i))
         producer.close()
-        wait_for('a nack', lambda: process.metric(
+        bus.wait_for('a nack', lambda: process.metric(
             'translator_publish_failures_total', cause='nack') >= 1,
             log=process.log)
 
@@ -151,7 +151,7 @@ def test_refused_publishes_are_held_until_there_is_room(mappings, relay):
             return acknowledged == process.metric(
                 'translator_messages_acknowledged_total') and (
                     acknowledged + in_pool == total)
-        wait_for('the refused ones held in the pool', held, log=process.log)
+        bus.wait_for('the refused ones held in the pool', held, log=process.log)
         assert process.metric(
             'translator_messages_acknowledged_total') <= room
         seen = set()
@@ -164,7 +164,7 @@ def test_refused_publishes_are_held_until_there_is_room(mappings, relay):
             seen.add(versioned_message(message)['payload'][
                 'demo_object.data']['name'])
         assert seen == {'n%d' % i for i in range(total)}
-        wait_for('acknowledgements', lambda: process.metric(
+        bus.wait_for('acknowledgements', lambda: process.metric(
             'translator_messages_acknowledged_total') == total)
         assert 'holding' in process.log.read_text()
         conn.close()
@@ -186,14 +186,14 @@ def test_a_reload_that_changes_connections_under_traffic(mappings, relay):
                 producer.send('thing.create.end', thing('n%d' % i))
         sender = threading.Thread(target=send)
         sender.start()
-        wait_for('traffic', lambda: process.metric(
+        bus.wait_for('traffic', lambda: process.metric(
             'translator_messages_acknowledged_total') >= 200)
         process.write_config(options(source, mappings, 'versioned',
                                      target=new, batch_size=50, prefetch=7))
         process.signal(signal.SIGHUP)
         sender.join()
         producer.close()
-        wait_for('every message acknowledged', lambda: process.metric(
+        bus.wait_for('every message acknowledged', lambda: process.metric(
             'translator_messages_acknowledged_total') >= total,
             log=process.log)
         got_old = names(before, total, timeout=2)
@@ -219,10 +219,10 @@ def test_a_confirmed_update_stays_known_after_the_connection_is_lost(
         process = relay(**opts)
         producer = bus.Producer(bus.url(source), 'demo')
         producer.send('thing.update', thing('a', state='x'))
-        wait_for('the acknowledgement', lambda: process.metric(
+        bus.wait_for('the acknowledgement', lambda: process.metric(
             'translator_messages_acknowledged_total') == 1, log=process.log)
         proxy.cut()
-        wait_for('a reconnection', lambda: process.log.read_text().count(
+        bus.wait_for('a reconnection', lambda: process.log.read_text().count(
             'target bus: connected') == 2, log=process.log)
         producer.send('thing.update', thing('b', state='x'))
         producer.send('thing.update', thing('c', state='y'))

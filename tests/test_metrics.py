@@ -12,7 +12,6 @@ import yaml
 from tests import bus
 from tests import contracts
 from tests.conftest import DEMO_MAPPINGS, write_mappings
-from tests.test_dead_letters import wait_for
 from tests.test_delivery import warm_up
 from tests.test_deploy import ALERTS, DASHBOARD, PROMETHEUS_DIR
 from tests.test_relay import options, thing
@@ -65,7 +64,7 @@ def exported(tmp_path_factory):
             bus.publish_raw(vhost, 'demo', 'notifications.info',
                             *[b'not json'] * MALFORMED)
             mix = TRANSLATED + 2 + INVALID + UNMAPPED + MALFORMED
-            wait_for('the mix acknowledged', lambda: process.metric(
+            bus.wait_for('the mix acknowledged', lambda: process.metric(
                 'translator_messages_acknowledged_total') == mix,
                 log=process.log)
             by_value = scrape(process)
@@ -74,7 +73,7 @@ def exported(tmp_path_factory):
             proxy.stall()
             for i in range(PREFETCH + BACKLOG):
                 producer.send('thing.create.end', thing('b%d' % i))
-            wait_for('the backlog polled', lambda: process.metric(
+            bus.wait_for('the backlog polled', lambda: process.metric(
                 'translator_source_queue_depth') == BACKLOG, timeout=30,
                 log=process.log)
             backlog = scrape(process)
