@@ -24,6 +24,14 @@ def proxy():
     proxy.close()
 
 
+def through(proxy, source, target, mappings, **relay_opts):
+    """Options of a versioned relay whose target is reached through the
+    proxy."""
+    opts = options(source, mappings, 'versioned', **relay_opts)
+    opts['target'] = {'transport_url': proxy.url(target)}
+    return opts
+
+
 def names(collector, count, timeout=60):
     """The payload names of versioned outputs, duplicates dropped, until
     ``count`` distinct ones arrived or ``timeout``."""
@@ -50,8 +58,8 @@ def test_held_confirms_keep_sources_unacknowledged_through_kill_9(
     total = 50
     with bus.vhost() as source, bus.vhost() as target:
         out = bus.Collector(target, 'demo', 'versioned_notifications.*')
-        opts = options(source, mappings, 'versioned', confirm_timeout=300)
-        opts['target'] = {'transport_url': proxy.url(target)}
+        opts = through(proxy, source, target, mappings,
+                       confirm_timeout=300)
         first = relay(**opts)
         producer = bus.Producer(bus.url(source), 'demo')
         warm_up(producer, out)
@@ -92,9 +100,8 @@ def test_a_stalled_target_times_out_and_is_left(mappings, relay, proxy,
     total = 20
     with bus.vhost() as source, bus.vhost() as target:
         out = bus.Collector(target, 'demo', 'versioned_notifications.*')
-        opts = options(source, mappings, 'versioned', confirm_timeout=2,
+        opts = through(proxy, source, target, mappings, confirm_timeout=2,
                        reconnect_delay_max=1)
-        opts['target'] = {'transport_url': proxy.url(target)}
         process = relay(**opts)
         producer = bus.Producer(bus.url(source), 'demo')
         if warm:
@@ -151,7 +158,8 @@ def test_refused_publishes_are_held_until_there_is_room(mappings, relay):
             return acknowledged == process.metric(
                 'translator_messages_acknowledged_total') and (
                     acknowledged + in_pool == total)
-        bus.wait_for('the refused ones held in the pool', held, log=process.log)
+        bus.wait_for('the refused ones held in the pool', held,
+                     log=process.log)
         assert process.metric(
             'translator_messages_acknowledged_total') <= room
         seen = set()
@@ -214,8 +222,8 @@ def test_a_confirmed_update_stays_known_after_the_connection_is_lost(
     state again is still suppressed, and a new state is emitted."""
     with bus.vhost() as source, bus.vhost() as target:
         out = bus.Collector(target, 'demo', 'versioned_notifications.*')
-        opts = options(source, mappings, 'versioned', reconnect_delay_max=1)
-        opts['target'] = {'transport_url': proxy.url(target)}
+        opts = through(proxy, source, target, mappings,
+                       reconnect_delay_max=1)
         process = relay(**opts)
         producer = bus.Producer(bus.url(source), 'demo')
         producer.send('thing.update', thing('a', state='x'))
