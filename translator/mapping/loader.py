@@ -132,9 +132,6 @@ def _prefixed(where, prefix, keypath, message):
     where(prefix + keypath, message)
 
 
-_REFUSED = object()
-
-
 class _FileChecker:
     def __init__(self, path, display, problems):
         self.display = display
@@ -154,18 +151,6 @@ class _FileChecker:
             self._tree = yaml.compose(self.text, Loader=yaml.SafeLoader)
         return self._tree
 
-    def _load_slowly(self):
-        """The pure Python loader's reading: it says what is wrong in the
-        same words wherever PyYAML was built with or without libyaml."""
-        try:
-            return yaml.load(self.text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, 'problem_mark', None)
-            self.problems.append(Problem(
-                self.display, mark.line + 1 if mark else None, (),
-                'YAML syntax error: %s' % getattr(exc, 'problem', exc)))
-            return _REFUSED
-
     def load(self):
         try:
             self.text = pathlib.Path(self.path).read_text(encoding='utf-8')
@@ -176,8 +161,16 @@ class _FileChecker:
         try:
             raw = yaml.load(self.text, Loader=_Loader)
         except yaml.YAMLError:
-            raw = self._load_slowly()
-            if raw is _REFUSED:
+            # Read again by the pure Python loader: it says what is wrong
+            # in the same words wherever PyYAML was built with or without
+            # libyaml.
+            try:
+                raw = yaml.load(self.text, Loader=yaml.SafeLoader)
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, 'problem_mark', None)
+                self.problems.append(Problem(
+                    self.display, mark.line + 1 if mark else None, (),
+                    'YAML syntax error: %s' % getattr(exc, 'problem', exc)))
                 return None
         if raw is None:
             raw = {}
