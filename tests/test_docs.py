@@ -59,3 +59,13 @@ def test_events_of_a_service(tmp_path):
                      'Audit only.', 'Name shown to users.'):
         assert expected in text
     assert 'volume.exists' not in text
+
+
+def test_a_changed_or_missing_doc_file_is_named(tmp_path):
+    written = docs.write_all(MAPPINGS, tmp_path)
+    changed, missing = written[0], written[-1]
+    changed.write_text(changed.read_text() + 'edited by hand\n')
+    missing.unlink()
+    assert docs.check_all(MAPPINGS, tmp_path) == [changed, missing]
+    docs.write_all(MAPPINGS, tmp_path)
+    assert docs.check_all(MAPPINGS, tmp_path) == []

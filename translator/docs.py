@@ -234,17 +234,27 @@ def _generate(mappings_dir, out_dir):
     return docs
 
 
+def write_files(files):
+    """Write generated files, ``{path: text}``; return their paths."""
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding='utf-8')
+    return list(files)
+
+
+def outdated(files):
+    """Paths of generated files, ``{path: text}``, that are missing or
+    hold another text."""
+    return [path for path, text in files.items()
+            if not path.is_file()
+            or path.read_text(encoding='utf-8') != text]
+
+
 def write_all(mappings_dir, out_dir):
     """Write every doc file; return their paths."""
-    docs = _generate(mappings_dir, out_dir)
-    pathlib.Path(out_dir).mkdir(parents=True, exist_ok=True)
-    for path, text in docs.items():
-        path.write_text(text, encoding='utf-8')
-    return list(docs)
+    return write_files(_generate(mappings_dir, out_dir))
 
 
 def check_all(mappings_dir, out_dir):
     """Paths of the doc files that are missing or not current."""
-    return [path for path, text in _generate(mappings_dir, out_dir).items()
-            if not path.is_file()
-            or path.read_text(encoding='utf-8') != text]
+    return outdated(_generate(mappings_dir, out_dir))

@@ -18,6 +18,7 @@ import pathlib
 import re
 import string
 
+from translator import docs
 from translator.contracts import asyncapi
 from translator.mapping import spec, values
 
@@ -345,17 +346,10 @@ def write_all(mapping_set, out_dir):
     files = _generate(mapping_set, out_dir)
     for path in _stale(out_dir, files):
         path.unlink()
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding='utf-8')
-    return list(files)
+    return docs.write_files(files)
 
 
 def check_all(mapping_set, out_dir):
     """Paths that are missing, not current, or no longer emitted."""
     files = _generate(mapping_set, out_dir)
-    return [path for path, text in files.items()
-            if not path.is_file()
-            or path.read_text(encoding='utf-8') != text] + _stale(out_dir,
-                                                                  files)
-
+    return docs.outdated(files) + _stale(out_dir, files)
