@@ -178,7 +178,8 @@ MUTANTS = {
         L, "            if fname not in pdef.fields:",
         "            if False:", MAPPING),
     'since-newer-than-version-allowed': (
-        L, "if since and _version_tuple(since) > _version_tuple(pdef.version):",
+        L, "if since and spec.version_key(since) > "
+        "spec.version_key(pdef.version):",
         "if False:", MAPPING),
     'since-not-in-history-allowed': (
         L, "if since and since not in pdef.history:", "if False:", MAPPING),

@@ -162,10 +162,6 @@ def _rule_row(mapping_set, ruledef):
             '``%s`` %s' % (pdef.name, pdef.version), rule.get('doc', '')]
 
 
-def _version_key(version):
-    return tuple(int(part) for part in version.split('.'))
-
-
 def _field_row(name, field, first_version):
     kind = '``%s``' % field['type']
     if 'class_' in field:
@@ -188,7 +184,7 @@ def _payload_section(pdef):
     lines += [':Namespace: ``%s``' % pdef.namespace,
               ':Version: %s' % pdef.version, ':History:', '']
     lines += ['  * %s: %s' % item for item in pdef.history.items()] + ['']
-    first = min(pdef.history, key=_version_key)
+    first = pdef.first_version
     return lines + _list_table(
         ['Field', 'Type', 'Nullable', 'Source', 'Since', 'Description'],
         [_field_row(name, field, first)

@@ -19,12 +19,10 @@ fields and their sources, this check what the change means to consumers.
 import json
 import pathlib
 
+from translator.mapping import spec
+
 MAJOR = 'major'
 MINOR = 'minor'
-
-
-def _version(text):
-    return tuple(int(part) for part in text.split('.'))
 
 
 def classes(documents):
@@ -100,9 +98,9 @@ def _field_changes(name, old, new, old_classes, new_classes):
         before = _parts(old_classes[nested])[0]
         after = _parts(new_classes[nested])[0]
         if before != after:
-            yield (MAJOR if _version(before)[0] != _version(after)[0]
-                   else MINOR), 'field %s: %s %s became %s' % (
-                       name, nested, before, after)
+            major = spec.version_key(before)[0] != spec.version_key(after)[0]
+            yield (MAJOR if major else MINOR), 'field %s: %s %s became %s' % (
+                name, nested, before, after)
 
 
 def changes(old_cls, new_cls, old_classes, new_classes):
@@ -130,11 +128,12 @@ def check(old_classes, new_classes):
         after = _parts(new_cls)[0]
         found = changes(old_classes[key], new_cls, old_classes, new_classes)
         majors = [what for kind, what in found if kind == MAJOR]
-        if _version(after) < _version(before):
+        old, new = spec.version_key(before), spec.version_key(after)
+        if new < old:
             need = 'no version below %s' % before
-        elif majors and _version(after)[0] <= _version(before)[0]:
+        elif majors and new[0] <= old[0]:
             need = 'a major version bump'
-        elif found and _version(after) <= _version(before):
+        elif found and new <= old:
             need = 'a minor version bump'
         else:
             continue

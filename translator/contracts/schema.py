@@ -52,10 +52,6 @@ SCALAR_SCHEMAS = {
 }
 
 
-def _version_key(version):
-    return tuple(int(part) for part in version.split('.'))
-
-
 def def_key(namespace, name):
     """The ``$defs`` key of a payload class."""
     return '%s.%s' % (namespace, name)
@@ -136,7 +132,7 @@ def field_schema(namespace, fspec, first_version):
 def payload_schema(pdef):
     """The JSON Schema of a payload class's serialised object."""
     prefix = '%s_object.' % pdef.namespace
-    first = min(pdef.history, key=_version_key)
+    first = pdef.first_version
     data = {
         'type': 'object',
         'properties': {name: field_schema(pdef.namespace, fspec, first)

@@ -51,6 +51,10 @@ class PayloadDef:
     file: str
     doc: str = ''
 
+    @property
+    def first_version(self):
+        return min(self.history, key=spec.version_key)
+
 
 @dataclasses.dataclass
 class RuleDef:
@@ -214,10 +218,6 @@ def _resolve_extends(payloads):
         resolve(key, (key,))
 
 
-def _version_tuple(version):
-    return tuple(int(p) for p in version.split('.'))
-
-
 def _template_names(template):
     """The placeholders of a template ('' for ``{}``); ValueError if the
     braces do not pair."""
@@ -233,13 +233,13 @@ def _check_payload(pdef, payloads, where):
             where(loc + ('class',), 'unknown payload class %r in namespace '
                   '%r' % (cls, pdef.namespace))
         since = fspec.get('since')
-        if since and _version_tuple(since) > _version_tuple(pdef.version):
+        if since and spec.version_key(since) > spec.version_key(pdef.version):
             where(loc + ('since',), 'version %s is newer than the class '
                   'version %s' % (since, pdef.version))
         if since and since not in pdef.history:
             where(loc + ('since',), 'version %s is not in the history'
                   % since)
-    newest = max(pdef.history, key=_version_tuple)
+    newest = max(pdef.history, key=spec.version_key)
     if newest != pdef.version:
         where(('payloads', pdef.name, 'history'), 'history names %s, newer '
               'than the class version %s' % (newest, pdef.version))

@@ -44,6 +44,12 @@ FIELD_TYPES = {
 OBJECT_TYPES = ('object', 'list_of_objects')
 
 VERSION_RE = r'^\d+\.\d+$'
+
+
+def version_key(version):
+    """``'1.10'`` -> ``(1, 10)``: versions compare as numbers, not as
+    text."""
+    return tuple(int(part) for part in version.split('.'))
 IDENTIFIER_RE = r'^[A-Za-z_][A-Za-z0-9_]*$'
 #: Source roots other than the legacy payload; see ``FieldSchema.source``.
 ENVELOPE_SOURCES = ('$publisher_id', '$service', '$host', '$event_type',
