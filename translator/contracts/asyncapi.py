@@ -149,17 +149,19 @@ def _channel(exchange, kind, topic_option, text, messages):
 def document(mapping_set, emitted):
     """The AsyncAPI document; ``emitted``: (PayloadDef, rule specs, path
     of its JSON Schema) of every class version sent."""
-    messages = {message_key(pdef.namespace, pdef.name, pdef.version): _versioned_message(pdef, rules, path)
-                for pdef, rules, path in emitted}
+    sent = [(message_key(pdef.namespace, pdef.name, pdef.version), pdef,
+             rules, path) for pdef, rules, path in emitted]
+    messages = {key: _versioned_message(pdef, rules, path)
+                for key, pdef, rules, path in sent}
     messages.update(_other_messages())
     channels, operations = {}, {}
     for exchange in _DEFAULTS['exchanges']:
         # A service sends on its control_exchange, Nova's 'nova', Trove's
         # 'trove'; any other exchange may carry any of them.
-        versioned = [message_key(p.namespace, p.name, p.version) for p, _, _ in emitted
-                     if docs.service_of(mapping_set, p.file) == exchange]
+        versioned = [key for key, pdef, _, _ in sent
+                     if docs.service_of(mapping_set, pdef.file) == exchange]
         if not versioned:
-            versioned = [message_key(p.namespace, p.name, p.version) for p, _, _ in emitted]
+            versioned = [key for key, _, _, _ in sent]
         carried = {'versioned': versioned, 'legacy': ['legacyCopy'],
                    'deadLetter': ['deadLetter']}
         for kind, option, text in _KINDS:
