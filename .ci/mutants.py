@@ -163,12 +163,21 @@ MUTANTS = {
     'mac-not-lowered': (V, "lowered = v.lower().replace('-', ':')",
                         "lowered = v.replace('-', ':')", MAPPING),
     'empty-string-kept-for-numbers': (
-        C, "empty_as_null = fspec.get('empty_as_null',\n"
-        "                                  fspec['type'] != 'string')",
-        "empty_as_null = fspec.get('empty_as_null', False)", MAPPING),
+        C, "return fspec.get('empty_as_null', fspec['type'] != 'string')",
+        "return fspec.get('empty_as_null', False)", MAPPING),
     'present-if-ignored': (
         C, "                    present(root, ctx) is not None)",
         "                    True)", MAPPING),
+    'hot-path-present-if-ignored': (
+        C, "'%s is not None' % src.read(p) for p in fspec['present_if']",
+        "'True' for p in fspec['present_if']", MAPPING),
+    'hot-path-fallback-source-ignored': (
+        C, "src.add(indent, 'if v is None:', '    v = %s' % src.read(path))",
+        "pass", MAPPING),
+    'hot-path-default-ignored': (
+        C, "                'data[%s] = %s' % (name, src.name(\n"
+        "                    'D', field.convert_primitive(default)))])",
+        "                'data[%s] = None' % name])", MAPPING),
     'globs-before-exact-names': (
         RU, "for rule in exact + globbed:", "for rule in globbed + exact:",
         MAPPING),

@@ -1,10 +1,11 @@
 """Compile a checked mapping set into plans that translate quickly.
 
 Each payload class becomes a PayloadPlan holding one small closure per
-field. The closures read, reshape and check the legacy value once; the plan
-then either assembles the primitive directly (the hot path, ``primitive``)
-or builds the real oslo.versionedobjects object (``build``), which is the
-reference the hot path is tested against.
+field, which reads, reshapes and checks the legacy value once. The plan
+builds the real oslo.versionedobjects object with them (``build``), the
+reference the hot path is tested against; the hot path (``primitive``) is
+one function per class generated from the same field specs, which
+assembles the primitive directly.
 """
 
 import ast
@@ -153,6 +154,19 @@ def _shaper(fspec):
     return shape
 
 
+def _empty_as_null(fspec):
+    return fspec.get('empty_as_null', fspec['type'] != 'string')
+
+
+def _where(fspec):
+    """Where a field's value comes from, for error messages."""
+    if 'constant' in fspec:
+        return 'constant'
+    if 'source' in fspec:
+        return 'source ' + ' or '.join(fspec['source'])
+    return 'compose' if 'compose' in fspec else 'default'
+
+
 class FieldPlan:
     """One field: where its value comes from and how it is checked.
 
@@ -161,19 +175,19 @@ class FieldPlan:
     when a ``when`` condition leaves the field out, and raise FieldError.
     """
 
-    __slots__ = ('name', 'spec', 'nested', 'value', 'primitive',
+    __slots__ = ('name', 'spec', 'nested', 'where', 'value', 'primitive',
                  'convert_primitive')
 
     def __init__(self, name, fspec, nested=None):
         self.name = name
         self.spec = fspec
         self.nested = nested
+        self.where = _where(fspec)
         if nested is not None:
             many = fspec['type'] == 'list_of_objects'
-            self.convert_primitive = None
-            self.primitive = self._compose(
-                _nested(lambda root, ctx: nested.primitive(root, ctx), many),
-                True)
+            self.convert_primitive = _nested(
+                lambda root, ctx: nested.primitive(root, ctx), many)
+            self.primitive = self._compose(self.convert_primitive, True)
             self.value = self._compose(_nested(nested.build, many), True)
         else:
             vtype = (values.enum_type(fspec['values']) if 'values' in fspec
@@ -186,22 +200,18 @@ class FieldPlan:
         fspec = self.spec
         name = self.name
         nullable = fspec['nullable']
+        where = self.where
         if 'constant' in fspec:
             constant = fspec['constant']
             read = lambda root, ctx: constant  # noqa: E731
-            where = 'constant'
         elif 'source' in fspec:
             read = _source_reader(fspec['source'])
-            where = 'source ' + ' or '.join(fspec['source'])
         elif 'compose' in fspec:
             read = _composer(fspec['compose'])
-            where = 'compose'
         else:
             read = lambda root, ctx: None  # noqa: E731
-            where = 'default'
         shape = _shaper(fspec)
-        empty_as_null = fspec.get('empty_as_null',
-                                  fspec['type'] != 'string')
+        empty_as_null = _empty_as_null(fspec)
         has_default = 'default' in fspec
         default = fspec.get('default')
         reject = fspec.get('reject')
@@ -311,27 +321,13 @@ class PayloadPlan:
         self.primitive = _generate_primitive(self)
 
 
-def _simple_key(field):
-    """The payload key of a field read straight from one top-level key."""
-    spec = field.spec
-    sources = spec.get('source', ())
-    if (field.nested is not None or len(sources) != 1
-            or {'when', 'present_if', 'extract', 'unquote', 'case', 'map',
-                'constant', 'reject'} & spec.keys()):
-        return None
-    key = sources[0]
-    if key == '.' or key.startswith('$') or '.' in key:
-        return None
-    return key
-
-
-_CONDITIONAL = frozenset({'when', 'present_if'})
 _IMMUTABLE = (type(None), str, int, float, bool)
 
 
 def _fixed(field):
     """A constant field whose primitive can be shared by every message."""
-    if 'constant' not in field.spec or _CONDITIONAL & field.spec.keys():
+    if 'constant' not in field.spec or {'when', 'present_if'} & \
+            field.spec.keys():
         return False
     try:
         return isinstance(field.primitive({}, {}), _IMMUTABLE)
@@ -339,88 +335,144 @@ def _fixed(field):
         return False  # it fails for every message; the closure says why
 
 
-def _whole_payload_object(field):
-    """A nested object read, unconditionally, from the payload itself."""
-    spec = field.spec
-    return (spec['type'] == 'object' and spec.get('source') == ['.']
-            and not (_CONDITIONAL | {'reject'}) & spec.keys())
+class _Source:
+    """Python source of one payload class's ``primitive(root, ctx)``,
+    with the names it uses."""
+
+    def __init__(self):
+        self.env = {'FieldError': FieldError}
+        self.lines = []
+
+    def name(self, prefix, value):
+        """A name in the function's globals for ``value``."""
+        key = '%s%d' % (prefix, len(self.env))
+        self.env[key] = value
+        return key
+
+    def add(self, indent, *lines):
+        self.lines += ['    ' * indent + line for line in lines]
+
+    def read(self, path):
+        """An expression reading one source path, as ``_reader`` does."""
+        if path == '.':
+            return 'root'
+        if path.startswith(spec.CONTEXT_SOURCE):
+            return "ctx['message'].get(%s)" % self.name('K', (
+                envelope.CONTEXT_PREFIX + path[len(spec.CONTEXT_SOURCE):]))
+        if path.startswith('$'):
+            return 'ctx.get(%s)' % self.name('K', path[1:])
+        if '.' not in path:
+            return 'root.get(%s)' % self.name('K', path)
+        return '%s(root, ctx)' % self.name('R', _reader(path))
+
+
+def _field_source(src, i, field):
+    """Lines computing field ``i`` into ``data``: what FieldPlan._compose
+    does, with the reads, conditions and checks written out."""
+    fspec = field.spec
+    name = src.name('N', field.name)
+    condition = []
+    if 'when' in fspec:
+        condition.append('%s(ctx)' % src.name(
+            'H', compile_condition(fspec['when'])))
+    if 'present_if' in fspec:
+        condition.append('(%s)' % ' or '.join(
+            '%s is not None' % src.read(p) for p in fspec['present_if']))
+    indent = 2
+    if condition:
+        src.add(indent, 'if %s:' % ' and '.join(condition))
+        indent += 1
+    if 'constant' in fspec:
+        src.add(indent, 'v = %s' % src.name('K', fspec['constant']))
+    elif 'source' in fspec:
+        first, *rest = fspec['source']
+        src.add(indent, 'v = %s' % src.read(first))
+        for path in rest:
+            src.add(indent, 'if v is None:', '    v = %s' % src.read(path))
+    elif 'compose' in fspec:
+        src.add(indent, 'v = %s(root, ctx)' % src.name(
+            'R', _composer(fspec['compose'])))
+    else:
+        src.add(indent, 'v = None')
+    shape = _shaper(fspec)
+    if shape is not None:
+        src.add(indent, 'if v is not None:',
+                '    v = %s(v)' % src.name('S', shape))
+
+    nested = field.nested is not None
+    convert = src.name('C', field.convert_primitive)
+    if nested:
+        converted = ['f = %d' % i, 'try:',
+                     '    data[%s] = %s(v, ctx)' % (name, convert),
+                     'except FieldError as exc:',
+                     '    raise exc.within(%s) from None' % name]
+    else:
+        converted = ['f = %d' % i, 'data[%s] = %s(v)' % (name, convert)]
+    if 'reject' in fspec:
+        converted = ['raise FieldError(%s, %s)' % (name, src.name(
+            'E', '%s (%s)' % (fspec['reject'], field.where)))]
+    default = fspec.get('default')
+    src.add(indent, 'if v is None%s:' % (
+        " or v == ''" if _empty_as_null(fspec) else ''))
+    if default is not None and nested and 'reject' not in fspec:
+        # read with the message's context: converted per message
+        src.add(indent + 1, 'v = %s' % src.name('D', default))
+        src.add(indent, *converted)
+    else:
+        if default is not None:
+            empty = (converted if 'reject' in fspec else [
+                'data[%s] = %s' % (name, src.name(
+                    'D', field.convert_primitive(default)))])
+        elif 'default' in fspec or fspec['nullable']:
+            empty = ['data[%s] = None' % name]
+        else:
+            empty = ['raise FieldError(%s, %s)' % (name, src.name(
+                'E', 'missing or null (%s)' % field.where))]
+        src.add(indent + 1, *empty)
+        if (fspec['type'] == 'string' and 'values' not in fspec
+                and 'reject' not in fspec):
+            src.add(indent, 'elif v.__class__ is str:',
+                    '    data[%s] = v' % name)
+        src.add(indent, 'else:')
+        src.add(indent + 1, *converted)
+    if condition and fspec.get('otherwise', 'absent') != 'absent':
+        src.add(2, 'else:', '    data[%s] = None' % name)
 
 
 def _generate_primitive(plan):
-    """Python source for ``primitive(root, ctx)`` of one payload class.
+    """``primitive(root, ctx)`` of one payload class, as Python source.
 
-    Simple fields (one top-level key, no reshaping) are read inline; the
-    rest call their FieldPlan. Same results and errors as the FieldPlans,
-    several times faster: the property tests hold the two equal.
+    Every field is written out in one function, in the order of the
+    class: reads, conditions and checks inline, no closure call per
+    field, a constant computed once. Same results and errors as the
+    FieldPlans: the property tests hold the two equal.
     """
     prefix = plan.prefix
-    env = {'ABSENT': ABSENT, 'FieldError': FieldError}
-    lines = ['def primitive(root, ctx):',
-             '    data = {}',
-             '    f = None',
-             '    try:']
+    src = _Source()
+    src.add(0, 'def primitive(root, ctx):', '    data = {}', '    f = None',
+            '    try:')
+    wheres = []
     for i, field in enumerate(plan.fields):
-        name = field.name
-        env['N%d' % i] = name
+        wheres.append(' (%s)' % field.where)
         if _fixed(field):
-            # The same value for every message: computed once, here.
-            env['V%d' % i] = field.primitive({}, {})
-            lines.append('        data[N%d] = V%d' % (i, i))
-            continue
-        if _whole_payload_object(field):
-            # looked up per call: the nested class may be compiled later
-            env['P%d' % i] = field.nested
-            lines += ['        try:',
-                      '            data[N%d] = P%d.primitive(root, ctx)' % (i, i),
-                      '        except FieldError as exc:',
-                      '            raise exc.within(N%d) from None' % i]
-            continue
-        key = _simple_key(field)
-        if key is None:
-            env['P%d' % i] = field.primitive
-            lines += ['        v = P%d(root, ctx)' % i,
-                      '        if v is not ABSENT:',
-                      '            data[N%d] = v' % i]
-            continue
-        spec = field.spec
-        env['K%d' % i] = key
-        env['C%d' % i] = field.convert_primitive
-        empty_as_null = spec.get('empty_as_null', spec['type'] != 'string')
-        lines.append('        v = root.get(K%d)' % i)
-        lines.append('        if v is None%s:' % (" or v == ''"
-                                                   if empty_as_null else ''))
-        if 'default' in spec:
-            env['D%d' % i] = (None if spec['default'] is None
-                              else field.convert_primitive(spec['default']))
-            lines.append('            data[N%d] = D%d' % (i, i))
-        elif spec['nullable']:
-            lines.append('            data[N%d] = None' % i)
+            src.add(2, 'data[%s] = %s' % (src.name('N', field.name),
+                                         src.name('V', field.primitive(
+                                             {}, {}))))
         else:
-            env['E%d' % i] = 'missing or null (source %s)' % key
-            lines.append('            raise FieldError(N%d, E%d)' % (i, i))
-        if spec['type'] == 'string' and 'values' not in spec:
-            lines += ['        elif v.__class__ is str:',
-                      '            data[N%d] = v' % i]
-        env['W%d' % i] = ' (source %s)' % key
-        lines += ['        else:',
-                  '            f = %d' % i,
-                  '            data[N%d] = C%d(v)' % (i, i)]
-    env['WHERE'] = tuple(env.get('W%d' % i, '')
-                         for i in range(len(plan.fields)))
-    env['NAMES'] = tuple(f.name for f in plan.fields)
-    lines += [
-        '    except ValueError as exc:',
-        '        raise FieldError(NAMES[f], str(exc) + WHERE[f]) from None',
-        '    return {%r: %r, %r: %r, %r: %r, %r: data}' % (
-            prefix + 'name', plan.definition.name,
-            prefix + 'namespace', plan.definition.namespace,
-            prefix + 'version', plan.definition.version,
-            prefix + 'data'),
-    ]
-    code = compile('\n'.join(lines), '<payload %s.%s>' % (
+            _field_source(src, i, field)
+    src.env['WHERE'] = tuple(wheres)
+    src.env['NAMES'] = tuple(f.name for f in plan.fields)
+    src.add(1, 'except ValueError as exc:',
+            '    raise FieldError(NAMES[f], str(exc) + WHERE[f]) from None',
+            'return {%r: %r, %r: %r, %r: %r, %r: data}' % (
+                prefix + 'name', plan.definition.name,
+                prefix + 'namespace', plan.definition.namespace,
+                prefix + 'version', plan.definition.version,
+                prefix + 'data'))
+    code = compile('\n'.join(src.lines), '<payload %s.%s>' % (
         plan.definition.namespace, plan.definition.name), 'exec')
-    exec(code, env)  # noqa: S102 - source built above from checked names
-    return env['primitive']
+    exec(code, src.env)  # noqa: S102 - source built above from checked names
+    return src.env['primitive']
 
 
 def compile_payloads(mapping_set, classes):
