@@ -127,7 +127,12 @@ def start_relay(relay, cluster, vhost, mappings):  # noqa: F811
 def test_node_of_the_relay_fails_under_load_and_comes_back(
         cluster, vhost, mappings, relay, fault):  # noqa: F811
     names = ['n%d' % i for i in range(TOTAL)]
-    Bus(cluster, vhost, cluster.nodes[0]).send(names)
+    feed = Bus(cluster, vhost, cluster.nodes[0])
+    feed.send(names)
+    # Sent without publisher confirms: until the pool holds them all, a
+    # node killed may take the last few with it, before any relay saw them.
+    feed.wait_depth('translator', lambda depth: depth == TOTAL)
+    feed.close()
     process = start_relay(relay, cluster, vhost, mappings)
     [(_, port)] = source_connections(process)
     victim = cluster.node_on(port)
