@@ -48,28 +48,41 @@ def compile_condition(condition):
     return holds
 
 
+def _source_path(path):
+    """What a source path reads, as (kind, key): ``('.', None)`` the
+    payload itself, ``('message', key)`` a request context key read where
+    it travels (no context dict is made to translate), ``('ctx', key)`` a
+    value of the envelope or the rule, ``('root', key)`` a payload key,
+    ``('keys', keys)`` a nested one."""
+    if path == '.':
+        return '.', None
+    if path.startswith(spec.CONTEXT_SOURCE):
+        return 'message', (envelope.CONTEXT_PREFIX +
+                           path[len(spec.CONTEXT_SOURCE):])
+    if path.startswith('$'):
+        return 'ctx', path[1:]
+    keys = path.split('.')
+    return ('root', keys[0]) if len(keys) == 1 else ('keys', keys)
+
+
 def _reader(path):
     """A function reading one source path from (payload, context)."""
-    if path == '.':
+    kind, key = _source_path(path)
+    if kind == '.':
         return lambda root, ctx: root
-    if path.startswith(spec.CONTEXT_SOURCE):
-        # read where it travels: no context dict is made to translate
-        key = envelope.CONTEXT_PREFIX + path[len(spec.CONTEXT_SOURCE):]
+    if kind == 'message':
         return lambda root, ctx: ctx['message'].get(key)
-    if path.startswith('$'):
-        key = path[1:]
+    if kind == 'ctx':
         return lambda root, ctx: ctx.get(key)
-    keys = path.split('.')
-    if len(keys) == 1:
-        key = keys[0]
+    if kind == 'root':
         return lambda root, ctx: root.get(key)
 
     def read(root, ctx):
         value = root
-        for key in keys:
+        for name in key:
             if not isinstance(value, dict):
                 return None
-            value = value.get(key)
+            value = value.get(name)
         return value
     return read
 
@@ -326,8 +339,8 @@ _IMMUTABLE = (type(None), str, int, float, bool)
 
 def _fixed(field):
     """A constant field whose primitive can be shared by every message."""
-    if 'constant' not in field.spec or {'when', 'present_if'} & \
-            field.spec.keys():
+    fspec = field.spec
+    if 'constant' not in fspec or 'when' in fspec or 'present_if' in fspec:
         return False
     try:
         return isinstance(field.primitive({}, {}), _IMMUTABLE)
@@ -354,16 +367,17 @@ class _Source:
 
     def read(self, path):
         """An expression reading one source path, as ``_reader`` does."""
-        if path == '.':
+        kind, key = _source_path(path)
+        if kind == '.':
             return 'root'
-        if path.startswith(spec.CONTEXT_SOURCE):
-            return "ctx['message'].get(%s)" % self.name('K', (
-                envelope.CONTEXT_PREFIX + path[len(spec.CONTEXT_SOURCE):]))
-        if path.startswith('$'):
-            return 'ctx.get(%s)' % self.name('K', path[1:])
-        if '.' not in path:
-            return 'root.get(%s)' % self.name('K', path)
-        return '%s(root, ctx)' % self.name('R', _reader(path))
+        if kind == 'keys':
+            return '%s(root, ctx)' % self.name('R', _reader(path))
+        return _READ_EXPRESSIONS[kind] % self.name('K', key)
+
+
+#: The expressions reading a key of each kind but the nested one.
+_READ_EXPRESSIONS = {'message': "ctx['message'].get(%s)",
+                     'ctx': 'ctx.get(%s)', 'root': 'root.get(%s)'}
 
 
 def _field_source(src, i, field):
