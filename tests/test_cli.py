@@ -71,6 +71,16 @@ def test_translate_missing_file_is_a_clear_error(tmp_path):
     assert b'Traceback' not in result.stderr
 
 
+@pytest.mark.parametrize('option,value,why', [
+    ('--pairs', '0', b'must be at least 1: 0'),
+    ('--messages', 'many', b'not a whole number: many')])
+def test_bench_counts_are_checked_before_anything_runs(option, value, why):
+    result = run('bench', 'relay', option, value)
+    assert result.returncode == 2
+    assert b'argument %s: %s' % (option.encode(), why) in result.stderr
+    assert b'Traceback' not in result.stderr
+
+
 def test_validate_shipped_mappings():
     result = run('validate-mappings', str(MAPPINGS))
     assert result.returncode == 0, result.stderr

@@ -1,5 +1,6 @@
 """The ``translator`` command."""
 
+import argparse
 import sys
 
 import orjson
@@ -97,7 +98,8 @@ def cmd_bench(conf):
         return 0
     from translator.bench import relay
     return relay.run(conf, translator, corpus, conf.command.messages,
-                     conf.command.soak, conf.command.broker_node)
+                     conf.command.soak, conf.command.broker_node,
+                     conf.command.pairs)
 
 
 def cmd_relay(conf):
@@ -191,6 +193,17 @@ def cmd_schema(conf):
     return 1 if problems else 0
 
 
+def _at_least_one(text):
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            'not a whole number: %s' % text) from None
+    if number < 1:
+        raise argparse.ArgumentTypeError('must be at least 1: %s' % text)
+    return number
+
+
 def _add_commands(subparsers):
     parser = subparsers.add_parser(
         'relay', help='Consume legacy notifications, publish versioned ones '
@@ -256,8 +269,12 @@ def _add_commands(subparsers):
                         help='translate: lines of the file `translator '
                         'translate` and the bare JSON loop are timed '
                         'over (0: not timed).')
-    parser.add_argument('--messages', type=int, default=20000,
+    parser.add_argument('--messages', type=_at_least_one, default=20000,
                         help='relay: messages per throughput run.')
+    parser.add_argument('--pairs', type=_at_least_one, default=3,
+                        help='relay: how many times the Shovel and the '
+                        'relay run in turn; c/s is the median of their '
+                        'ratios.')
     parser.add_argument('--broker-node', metavar='NODE',
                         help='relay: the RabbitMQ node of the [source] '
                         'bus, for rabbitmqctl to set up the Shovel '
