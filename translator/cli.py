@@ -39,9 +39,9 @@ def cmd_translate(conf):
     translator = _load(conf.mappings or conf.relay.mappings_dir)
     if translator is None:
         return 2
-    # One write() per line into a large buffer: joining batches of lines
-    # made a large block per batch, which malloc handed back to the system
-    # and faulted in again (two page faults per line).
+    # Each line goes into a 64 KiB buffer: lines joined in batches made a
+    # large block per batch, which malloc handed back to the system and
+    # faulted in again (two page faults per line).
     out = open(sys.stdout.fileno(), 'wb', buffering=1 << 16, closefd=False)
     failures = 0
     try:
