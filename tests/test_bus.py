@@ -136,8 +136,20 @@ def test_deliveries_are_read_whole_from_any_number_of_frames(vhost):
     deadline = time.monotonic() + 10
     while len(got) < len(bodies) and time.monotonic() < deadline:
         conn.drain_events(timeout=1)
-    assert got == [(tag, '', 'in', body)
+    assert got == [(tag, '', 'in', body, False)
                    for tag, body in enumerate(bodies, 1)]
+    conn.close()
+    # not acknowledged: the broker delivers them again, and says so
+    conn = bus.connect(url, 0, 'test-consumer')
+    channel = conn.channel()
+    again = []
+    bus.Deliveries(channel, lambda *delivery: again.append(delivery))
+    channel.basic_consume('in')
+    deadline = time.monotonic() + 10
+    while len(again) < len(bodies) and time.monotonic() < deadline:
+        conn.drain_events(timeout=1)
+    assert again == [(tag, '', 'in', body, True)
+                     for tag, body in enumerate(bodies, 1)]
     channel.basic_ack(3, multiple=True)
     conn.close()
 

@@ -186,8 +186,15 @@ def test_two_relays_on_different_nodes_share_the_pool_exactly(
     names = ['n%d' % i for i in range(TOTAL)]
     feed.send(names)
     got = feed.drain([first, second], TOTAL)
-    acknowledged = [process.metric('translator_messages_acknowledged_total')
-                    for process in (first, second)]
-    assert sorted(got) == sorted(names)
-    assert sum(acknowledged) == TOTAL and min(acknowledged) > 0
+    acknowledged, redelivered = ([process.metric(name) for process in (
+        first, second)] for name in ('translator_messages_acknowledged_total',
+                                     'translator_messages_redelivered_total'))
+    assert set(got) == set(names)
+    # Each once, unless the broker delivered some again (a connection,
+    # channel or queue leader lost): then no more copies than the relays
+    # counted redeliveries, and no more acknowledgements.
+    assert len(got) - TOTAL <= sum(redelivered), (redelivered, [
+        process.log.read_text()[-4000:] for process in (first, second)])
+    assert TOTAL <= sum(acknowledged) <= TOTAL + sum(redelivered)
+    assert min(acknowledged) > 0
     feed.close()

@@ -80,6 +80,8 @@ def test_held_confirms_keep_sources_unacknowledged_through_kill_9(
         assert names(out, total) == {'n%d' % i for i in range(total)}
         bus.wait_for('acknowledgements', lambda: second.metric(
             'translator_messages_acknowledged_total') == total)
+        # every one of them came again, and the metric says so
+        assert second.metric('translator_messages_redelivered_total') == total
         assert queues(source)['translator'][0] == 0
         producer.close()
 

@@ -112,6 +112,7 @@ def test_counters_and_gauges_say_what_happened(exported):
         'invalid': INVALID, 'unmapped': UNMAPPED, 'malformed': MALFORMED}
     assert value(mix, 'translator_unchanged_updates_suppressed_total') == 1
     assert value(mix, 'translator_messages_acknowledged_total') == total
+    assert value(mix, 'translator_messages_redelivered_total') == 0
     assert value(mix, 'translator_translation_seconds_count') == total
     # only bodies with a timestamp have a delay
     assert value(mix, 'translator_end_to_end_delay_seconds_count') == \

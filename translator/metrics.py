@@ -52,6 +52,12 @@ class RelayMetrics:
             'for them, by kind. A dead letter is held and retried; a '
             'versioned or legacy one too unless unroutable = acknowledge.',
             ['kind'], registry=r)
+        self.redelivered = prom.Counter(
+            'translator_messages_redelivered',
+            'Legacy messages the broker delivered again: a connection, '
+            'channel or quorum queue leader was lost before they were '
+            'acknowledged. Their outputs may go out twice, with the same '
+            'message ids.', registry=r)
         self.acknowledged = prom.Counter(
             'translator_messages_acknowledged',
             'Source messages acknowledged after all their outputs were '

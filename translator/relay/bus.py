@@ -181,7 +181,7 @@ class Deliveries:
     Installed in place of the connection's frame handler, so that the
     deliveries read while py-amqp waits for a reply are taken here too;
     every other frame goes on to py-amqp. ``on_delivery(tag, exchange,
-    routing_key, body)``.
+    routing_key, body, redelivered)``.
     """
 
     def __init__(self, channel, on_delivery):
@@ -204,21 +204,22 @@ class Deliveries:
             # consumer tag, delivery tag, redelivered, exchange, key
             at = 5 + payload[4]
             tag = struct.unpack_from('>Q', payload, at)[0]
+            redelivered = bool(payload[at + 8] & 1)
             at += 9
             exchange = bytes(payload[at + 1:at + 1 + payload[at]]).decode()
             at += 1 + payload[at]
             key = bytes(payload[at + 1:at + 1 + payload[at]]).decode()
-            self._pending = ((tag, exchange, key), [])
+            self._pending = ((tag, exchange, key, redelivered), [])
         elif kind == 2:
             self._left = struct.unpack_from('>Q', payload, 4)[0]
         else:
             self._pending[1].append(bytes(payload))
             self._left -= len(payload)
         if kind != 1 and not self._left:
-            (tag, exchange, key), parts = self._pending
+            (tag, exchange, key, redelivered), parts = self._pending
             self._pending = None
             self._on_delivery(tag, exchange, key, b''.join(parts)
-                              if len(parts) != 1 else parts[0])
+                              if len(parts) != 1 else parts[0], redelivered)
         return True
 
 

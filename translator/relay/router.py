@@ -19,8 +19,10 @@ DEAD_LETTER = 'dead_letter'
 #: AMQP headers of a dead letter; the body is the original, byte for byte.
 HEADER_PREFIX = 'x-translator-'
 
+#: ``redelivered``: the broker delivered it before, unacknowledged.
 Delivery = collections.namedtuple(
-    'Delivery', 'tag exchange routing_key body received')
+    'Delivery', 'tag exchange routing_key body received redelivered',
+    defaults=(False,))
 Output = collections.namedtuple(
     'Output', 'kind exchange routing_key body headers remember reason')
 #: What a delivery became: outputs, the outcome when it was translated

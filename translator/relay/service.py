@@ -213,9 +213,9 @@ class Source:
                                         topic + '.*')
         return settings.pool
 
-    def _delivered(self, tag, exchange, routing_key, body):
+    def _delivered(self, tag, exchange, routing_key, body, redelivered):
         self._on_delivery(router.Delivery(tag, exchange, routing_key, body,
-                                          time.monotonic()))
+                                          time.monotonic(), redelivered))
 
     def depth(self):
         return self.channel.queue_declare(self.queue,
@@ -436,6 +436,8 @@ class Relay:
                  self.settings.notification_format)
 
     def _on_delivery(self, delivery):
+        if delivery.redelivered:
+            self.metrics.redelivered.inc()
         self.pending.append(delivery)
 
     def _disconnect(self):
