@@ -123,31 +123,32 @@ def test_deliveries_are_read_whole_from_any_number_of_frames(vhost):
     whole by bus.Deliveries, also while py-amqp waits for a reply; other
     frames still reach py-amqp."""
     url = test_bus.url(vhost)
-    conn = bus.connect(url, 0, 'test-consumer')
-    chunk = conn.frame_max - 8
+
+    def consume(count):
+        """A connection, its channel and the deliveries it took."""
+        conn = bus.connect(url, 0, 'test-consumer')
+        channel = conn.channel()
+        got = []
+        bus.Deliveries(channel, lambda *delivery: got.append(delivery))
+        channel.basic_consume('in')
+        # a reply py-amqp waits for, with the deliveries arriving meanwhile
+        assert channel.queue_declare('in', passive=True).queue == 'in'
+        deadline = time.monotonic() + 10
+        while len(got) < count and time.monotonic() < deadline:
+            conn.drain_events(timeout=1)
+        return conn, channel, got
+
+    probe = bus.connect(url, 0, 'test-frame-max')
+    chunk = probe.frame_max - 8
+    probe.close()
     bodies = [b'{"a": 1}', b'b' * chunk, b'c' * (2 * chunk + 5)]
     _publish(url, 'in', bodies)
-    channel = conn.channel()
-    got = []
-    bus.Deliveries(channel, lambda *delivery: got.append(delivery))
-    channel.basic_consume('in')
-    # a reply py-amqp waits for, with the deliveries arriving meanwhile
-    assert channel.queue_declare('in', passive=True).queue == 'in'
-    deadline = time.monotonic() + 10
-    while len(got) < len(bodies) and time.monotonic() < deadline:
-        conn.drain_events(timeout=1)
+    conn, _, got = consume(len(bodies))
     assert got == [(tag, '', 'in', body, False)
                    for tag, body in enumerate(bodies, 1)]
     conn.close()
     # not acknowledged: the broker delivers them again, and says so
-    conn = bus.connect(url, 0, 'test-consumer')
-    channel = conn.channel()
-    again = []
-    bus.Deliveries(channel, lambda *delivery: again.append(delivery))
-    channel.basic_consume('in')
-    deadline = time.monotonic() + 10
-    while len(again) < len(bodies) and time.monotonic() < deadline:
-        conn.drain_events(timeout=1)
+    conn, channel, again = consume(len(bodies))
     assert again == [(tag, '', 'in', body, True)
                      for tag, body in enumerate(bodies, 1)]
     channel.basic_ack(3, multiple=True)
