@@ -2,7 +2,7 @@
 """Mutation testing of the relay, the mapping language and the metrics.
 
 Each mutant is a small, plausible mistake in one place of translator/relay,
-translator/mapping or translator/metrics.py, and the tests that cover that
+translator/transports, translator/mapping or translator/secrets.py, and the tests that cover that
 part must notice it. For each mutant the file is changed, the test files
 of its part run (``pytest -x``: the first failure kills it), and the file
 is put back. A mutant the tests let through is a promise nothing guards.
@@ -29,7 +29,9 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 #: The tests of each part, quickest first: -x stops at the first failure.
-RELAY = ['tests/test_relay_units.py', 'tests/test_dead_letters.py',
+RELAY = ['tests/test_ledger.py', 'tests/test_changes.py',
+         'tests/test_secrets.py', 'tests/test_problem_log.py',
+         'tests/test_loop.py', 'tests/test_dead_letters.py',
          'tests/test_delivery.py', 'tests/test_relay.py',
          'tests/test_metrics.py', 'tests/test_bench.py']
 MAPPING = ['tests/test_mapping_errors.py', 'tests/test_mapping_language.py',
@@ -39,73 +41,82 @@ MAPPING = ['tests/test_mapping_errors.py', 'tests/test_mapping_language.py',
 METRICS = ['tests/test_metrics.py', 'tests/test_deploy.py',
            'tests/test_relay.py']
 
-S = 'translator/relay/service.py'
+S = 'translator/relay/loop.py'
+LE = 'translator/relay/ledger.py'
+CH = 'translator/relay/changes.py'
 R = 'translator/relay/router.py'
-B = 'translator/relay/bus.py'
+DL = 'translator/relay/dead_letter.py'
+T = 'translator/transports/rabbit/target.py'
+Q = 'translator/transports/rabbit/dead_letter_queue.py'
+SO = 'translator/transports/rabbit/source.py'
+F = 'translator/transports/rabbit/frames.py'
+DE = 'translator/transports/rabbit/declare.py'
 P = 'translator/relay/problem_log.py'
-D = 'translator/relay/dead_letters.py'
+D = 'translator/relay/dead_letter_commands.py'
 V = 'translator/mapping/values.py'
 L = 'translator/mapping/loader.py'
-C = 'translator/mapping/compiler.py'
+PL = 'translator/mapping/plans.py'
+G = 'translator/mapping/codegen.py'
 RU = 'translator/mapping/rules.py'
 SP = 'translator/mapping/spec.py'
-M = 'translator/metrics.py'
-E = 'translator/envelope.py'
+M = 'translator/relay/metrics.py'
+E = 'translator/secrets.py'
 
 #: name: (file, text, replacement, tests)
 MUTANTS = {
     # -- at least once
-    'ack-before-confirm': (S, "self.waiting[tag][0] += 1", "pass", RELAY),
+    'ack-before-confirm': (LE, "self.waiting[tag].unconfirmed += 1", "pass",
+                           RELAY),
     'nack-ignored': (S, "        refused = 0\n", "        return\n", RELAY),
     'no-confirm-timeout': (
         S, "raise _Stalled('no confirm", "print('no confirm", RELAY),
     'ack-only-the-last': (
-        S, "basic_ack(done[-1][0], multiple=True)",
-        "basic_ack(done[-1][0], multiple=False)", RELAY),
-    'completed-past-unconfirmed': (S, "            if left:\n",
-                                   "            if left > 1:\n", RELAY),
+        S, "acknowledge(done[-1][0], multiple=True)",
+        "acknowledge(done[-1][0], multiple=False)", RELAY),
+    'completed-past-unconfirmed': (LE, "            if waiting.unconfirmed:\n",
+                                   "            if waiting.unconfirmed > 1:\n",
+                                   RELAY),
     'sigterm-drops-in-flight': (
-        S, "if draining and not self.pending and not len(self.ledger):",
-        "if draining:", RELAY),
+        S, "if draining and self.idle:", "if draining:", RELAY),
     'reload-keeps-connections': (
         S, "            LOG.info('connection settings changed: "
-        "reconnecting')\n            self._disconnect()",
+        "reconnecting')\n            self.disconnect()",
         "            LOG.info('connection settings changed: "
         "reconnecting')", RELAY),
     'no-reply-timeout': (
-        S, "'target', timeout=settings.confirm_timeout,", "'target',",
-        RELAY),
+        T, "'target',\n            timeout=settings.confirm_timeout,",
+        "'target',", RELAY),
     'backoff-never-grows': (
         S, "delay = min(delay * 2, self.settings.reconnect_delay_max)",
         "delay = 0.5", RELAY),
     # -- nothing vanishes
-    'not-mandatory': (S, "mandatory=True)", "mandatory=False)", RELAY),
+    'not-mandatory': (T, "mandatory=True)", "mandatory=False)", RELAY),
     'returned-dead-letter-acknowledged': (
-        S, "held = (kind == router.DEAD_LETTER\n"
+        S, "held = (kind == base.DEAD_LETTER\n"
         "                or self.settings.unroutable == 'hold')",
         "held = self.settings.unroutable == 'hold'", RELAY),
     'held-not-raised': (S, "            raise _Held(self._held)\n",
                         "            pass\n", RELAY),
     'no-dead-letter-queue': (
-        S, "        bus.ensure_queue(self.channel, settings.dead_letter_queue, "
-        "True,\n                         settings.quorum_queue)\n", "",
-        RELAY),
+        T, "            dead_letters.declare(self.channel)\n", "", RELAY),
     'no-dead-letter-binding': (
-        S, "        self.channel.queue_bind(self.settings.dead_letter_queue, "
-        "exchange,\n                                "
-        "self.settings.dead_letter_topic + '.*')\n", "", RELAY),
+        T, "        self._dead_letters.bind(self.channel, exchange)\n", "",
+        RELAY),
     'no-default-queues': (
-        S, "and self.settings.declare_default_queues):",
+        T, "and self.settings.declare_default_queues):",
         "and False):", RELAY),
     'existing-queue-declared-again': (
-        B, "    except amqp.exceptions.NotFound:\n        return False",
+        DE, "    except amqp.exceptions.NotFound:\n        return False",
         "    except amqp.exceptions.NotFound:\n        pass\n"
         "    return False", RELAY),
     'dead-letter-secrets-kept': (
-        R, "envelope.redacted_body(delivery.body)", "delivery.body", RELAY),
+        DL, "secrets.redacted_body(delivery.body)", "delivery.body", RELAY),
+    'unparsed-dead-letter-secrets-kept': (
+        E, "        return redacted_bytes(raw)\n    if not isinstance",
+        "        return raw\n    if not isinstance", RELAY),
     'versioned-secrets-kept': (
-        R, "context = envelope.redact_context(legacy.context())",
-        "context = legacy.context()", RELAY),
+        R, "context = secrets.redact_context(outcome.source.context())",
+        "context = outcome.source.context()", RELAY),
     'legacy-copy-twice-on-same-bus': (
         R, "s.same_bus and topic == s.legacy_topic", "False", RELAY),
     'priority-lost-in-routing-key': (
@@ -117,21 +128,25 @@ MUTANTS = {
     'unchanged-update-emitted-again': (
         S, "                changes.remember(memo)\n",
         "                pass\n", RELAY),
+    'change-filter-forgets-the-first-remembered': (
+        CH, "            if last is not None:\n"
+        "                self._seen.move_to_end(key)\n", "",
+        ['tests/test_changes.py'] + RELAY),
     'publisher-not-mandatory': (
-        B, "                   + b'\\x01')", "                   + b'\\x00')",
-        ['tests/test_bus.py'] + RELAY),
+        F, "                   + b'\\x01')", "                   + b'\\x00')",
+        ['tests/test_rabbit_frames.py'] + RELAY),
     'deliveries-not-counted-for-heartbeats': (
-        B, "        self._connection.bytes_recv += 1  # heartbeats count reads",
-        "        pass", ['tests/test_bus.py'] + RELAY),
+        F, "        self._connection.bytes_recv += 1  # heartbeats count reads",
+        "        pass", ['tests/test_rabbit_frames.py'] + RELAY),
     'delivery-of-several-frames-cut': (
-        B, "            self._left -= len(payload)", "            pass",
-        ['tests/test_bus.py'] + RELAY),
+        F, "            self._left -= len(payload)", "            pass",
+        ['tests/test_rabbit_frames.py'] + RELAY),
     'context-texts-not-screened': (
         E, "            if _names_in(value):", "            if False:", RELAY),
     'url-password-shown': (
-        B, "userinfo = userinfo.split(':', 1)[0] + ':***'", "pass", RELAY),
+        E, "userinfo = userinfo.split(':', 1)[0] + ':***'", "pass", RELAY),
     'buffered-frames-ignored': (
-        B, "return self._offset < len(self._data)", "return False", RELAY),
+        F, "return self._offset < len(self._data)", "return False", RELAY),
     'problem-log-floods': (
         P, "            window.latest = message\n            return\n",
         "            window.latest = message\n", RELAY),
@@ -139,13 +154,11 @@ MUTANTS = {
         P, "            if now >= window.ends:", "            if False:",
         RELAY),
     'replay-sends-legacy-copies': (
-        D, "source_bus=settings.target_bus, notification_format='versioned',",
-        "source_bus=settings.target_bus,", RELAY),
+        D, "source=settings.target, notification_format='versioned',",
+        "source=settings.target,", RELAY),
     'list-takes-the-dead-letters': (
-        D, "            channel.basic_consume(settings.dead_letter_queue,\n"
-        "                                  callback=received)",
-        "            channel.basic_consume(settings.dead_letter_queue,\n"
-        "                                  callback=received, no_ack=True)",
+        SO, "                queue, callback=self._message)",
+        "                queue, callback=self._message, no_ack=True)",
         RELAY),
     # -- values and the mapping language
     'int-truncates-floats': (
@@ -163,19 +176,19 @@ MUTANTS = {
     'mac-not-lowered': (V, "lowered = v.lower().replace('-', ':')",
                         "lowered = v.replace('-', ':')", MAPPING),
     'empty-string-kept-for-numbers': (
-        C, "return fspec.get('empty_as_null', fspec['type'] != 'string')",
+        PL, "return fspec.get('empty_as_null', fspec['type'] != 'string')",
         "return fspec.get('empty_as_null', False)", MAPPING),
     'present-if-ignored': (
-        C, "                    present(root, ctx) is not None)",
+        PL, "                    present(root, ctx) is not None)",
         "                    True)", MAPPING),
     'hot-path-present-if-ignored': (
-        C, "'%s is not None' % src.read(p) for p in fspec['present_if']",
+        G, "'%s is not None' % src.read(p) for p in fspec['present_if']",
         "'True' for p in fspec['present_if']", MAPPING),
     'hot-path-fallback-source-ignored': (
-        C, "src.add(indent, 'if v is None:', '    v = %s' % src.read(path))",
+        G, "src.add(indent, 'if v is None:', '    v = %s' % src.read(path))",
         "pass", MAPPING),
     'hot-path-default-ignored': (
-        C, "                'data[%s] = %s' % (name, src.name(\n"
+        G, "                'data[%s] = %s' % (name, src.name(\n"
         "                    'D', field.convert_primitive(default)))])",
         "                'data[%s] = None' % name])", MAPPING),
     'globs-before-exact-names': (
@@ -201,7 +214,7 @@ MUTANTS = {
         "        if False and ('source' not in data", MAPPING),
     # -- metrics
     'dead-letter-reasons-uncounted': (
-        M, "                self._dead_letters[output.reason].inc()",
+        M, "                self._dead_letters[output.outcome].inc()",
         "                pass", METRICS),
     'event-type-label-unbounded': (
         M, "        if event_type in self._known_events or outcome.ok:",

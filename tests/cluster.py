@@ -7,7 +7,7 @@ import signal
 import tempfile
 import time
 
-from tests import bus
+from tests import broker
 
 
 class Cluster:
@@ -15,7 +15,7 @@ class Cluster:
         # Not below pytest's tmp_path: the rabbitmq user cannot enter it.
         self.base = tempfile.mkdtemp(prefix='translator-cluster-')
         os.chmod(self.base, 0o755)
-        self.nodes = [bus.PrivateBroker(os.path.join(self.base, 'n%d' % i))
+        self.nodes = [broker.PrivateBroker(os.path.join(self.base, 'n%d' % i))
                       for i in range(size)]
 
     def start(self):
@@ -25,8 +25,8 @@ class Cluster:
             node.wait()
         first = self.nodes[0].node
         for node in self.nodes[1:]:
-            bus.ctl('stop_app', node=node.node)
-            bus.ctl('join_cluster', first, node=node.node)
+            broker.ctl('stop_app', node=node.node)
+            broker.ctl('join_cluster', first, node=node.node)
             node.start_app()
         return self
 
@@ -38,7 +38,7 @@ class Cluster:
     def url(self, vhost=''):
         """A transport URL naming every node, as operators write one."""
         return 'rabbit://%s/%s' % (','.join(
-            'guest:guest@%s:%d' % (bus.HOST, node.port)
+            'guest:guest@%s:%d' % (broker.HOST, node.port)
             for node in self.nodes), vhost)
 
     def node_on(self, port):
@@ -51,7 +51,7 @@ class Cluster:
 def kill(node):
     """kill -9 the node's Erlang VM: no goodbye to clients or peers.
     Returns the time of the kill."""
-    pid = int(bus.ctl('eval', 'os:getpid().', node=node.node).stdout
+    pid = int(broker.ctl('eval', 'os:getpid().', node=node.node).stdout
               .strip().strip('"'))
     killed_at = time.time()
     os.kill(pid, signal.SIGKILL)

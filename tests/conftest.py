@@ -3,11 +3,11 @@ import textwrap
 
 import pytest
 
-from tests import bus
+from tests import broker
 from tests import contracts
 from tests import tls
 from translator import envelope
-from translator import translate
+from translator import translation
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MAPPINGS = ROOT / 'mappings'
@@ -62,19 +62,19 @@ def legacy(event_type, payload, publisher_id='compute.host1',
 @pytest.fixture
 def make_translator(tmp_path):
     def make(files):
-        return translate.Translator.from_directory(
+        return translation.Translator.from_directory(
             write_mappings(tmp_path / 'mappings', files))
     return make
 
 
 @pytest.fixture(scope='session')
 def shipped():
-    return translate.Translator.from_directory(MAPPINGS)
+    return translation.Translator.from_directory(MAPPINGS)
 
 
 @pytest.fixture
 def vhost():
-    with bus.vhost() as name:
+    with broker.vhost() as name:
         yield name
 
 
@@ -84,7 +84,7 @@ def relay(tmp_path):
     started = []
 
     def start(ready=True, **options):
-        process = bus.RelayProcess(tmp_path / str(len(started)), **options)
+        process = broker.RelayProcess(tmp_path / str(len(started)), **options)
         started.append(process)
         return process.start(ready)
     yield start

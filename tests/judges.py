@@ -17,7 +17,7 @@ import sys
 
 from tests.conftest import MAPPINGS, ROOT
 from translator import envelope
-from translator import translate
+from translator import translation
 
 NOVA_EMIT = ROOT / 'tests' / 'nova_real' / 'emit.py'
 NOVA_PYTHON = ROOT / '.venv-nova' / 'bin' / 'python'
@@ -106,7 +106,7 @@ def nova_pairs():
 
 @functools.lru_cache(maxsize=None)
 def translator(path=MAPPINGS):
-    return translate.Translator.from_directory(path)
+    return translation.Translator.from_directory(path)
 
 
 def leaves(node, path=''):
@@ -202,7 +202,7 @@ def compare_nova(pairs, excuses=NOVA_EXCUSES, mappings=MAPPINGS):
     for pair in pairs:
         case = pair['action']
         [legacy], [versioned] = pair['legacy'], pair['versioned']
-        outcome = t.translate(envelope.from_message(legacy))
+        outcome = t.to_versioned(envelope.from_message(legacy))
         if not outcome.ok or len(outcome.notifications) != 1:
             out['untranslated'].append((case, outcome.reason))
             continue
@@ -280,7 +280,7 @@ def compare_trove(scenarios, drops=TROVE_DROPS, mappings=MAPPINGS):
         for legacy in scenario['messages']:
             out['events'] += 1
             event_type = legacy['event_type']
-            outcome = t.translate(envelope.from_message(legacy))
+            outcome = t.to_versioned(envelope.from_message(legacy))
             if not outcome.ok:
                 out['untranslated'].append((scenario['scenario'],
                                             outcome.reason))

@@ -8,14 +8,14 @@ import re
 import subprocess
 import sys
 
-from tests import bus
+from tests import broker
 
 
 def test_bench_relay_reports_every_figure(tmp_path, tls_nodes):
     """Over TLS: every connection of the benchmark and of the relays it
     runs takes the [source] TLS options (the node has no other way in)."""
     node = tls_nodes.valid
-    with bus.vhost(node=node.node) as vhost:
+    with broker.vhost(node=node.node) as vhost:
         config = tmp_path / 'bench.conf'
         config.write_text('[source]\ntransport_url = %s\n%s' % (
             node.tls_url(vhost), ''.join(
@@ -26,7 +26,7 @@ def test_bench_relay_reports_every_figure(tmp_path, tls_nodes):
              '--broker-node', node.node,
              '--config-file', str(config)],
             capture_output=True, text=True, timeout=300)
-        leftovers = bus.ctl('list_queues', '-p', vhost, 'name',
+        leftovers = broker.ctl('list_queues', '-p', vhost, 'name',
                             node=node.node).stdout
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout

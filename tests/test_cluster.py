@@ -14,7 +14,7 @@ import uuid
 import amqp
 import pytest
 
-from tests import bus
+from tests import broker
 from tests import cluster as cluster_module
 from tests.test_relay import thing
 from tests.test_relay import versioned_message
@@ -34,7 +34,7 @@ def cluster():
 
 @pytest.fixture
 def vhost(cluster):
-    with bus.vhost(node=cluster.nodes[0].node) as name:
+    with broker.vhost(node=cluster.nodes[0].node) as name:
         yield name
 
 
@@ -49,7 +49,7 @@ class Bus:
     node that the test leaves running."""
 
     def __init__(self, cluster, vhost, node):
-        self.conn = bus.connection(vhost, node.port)
+        self.conn = broker.connection(vhost, node.port)
         self.channel = self.conn.channel()
         # durable, as the quorum queues bound to it
         self.channel.exchange_declare('demo', 'topic', durable=True,

@@ -56,8 +56,8 @@ def mistakes(tmp, certs):
         'bad URL': (
             ['relay'], '[target]\ntransport_url = kafka://u:hunter2@k:9092/\n',
             "[target] transport_url in {conf}: transport 'kafka' of "
-            "kafka://u:***@k:9092/ is not supported: the relay speaks AMQP "
-            "0-9-1 (rabbit://)"),
+            "kafka://u:***@k:9092/ is not supported: the transports "
+            "installed are amqp://, rabbit://"),
         'missing CA file': (
             ['relay'], tls_on + 'ssl_ca_file = %s\n' % (tmp / 'ca.pem'),
             '[source] ssl_ca_file in {conf}: %s: cannot read: No such file '

@@ -21,7 +21,7 @@ from tests.conftest import ID, MAPPINGS, ROOT, legacy, write_mappings
 from translator.contracts import compatibility
 from translator import envelope
 from translator.contracts import schema
-from translator import translate
+from translator import translation
 from translator.mapping import loader
 from translator.mapping import spec
 
@@ -90,12 +90,12 @@ def gadget_mappings():
 @pytest.fixture
 def gadgets(tmp_path):
     root = write_mappings(tmp_path / 'gadgets', gadget_mappings())
-    return root, translate.Translator.from_directory(root)
+    return root, translation.Translator.from_directory(root)
 
 
 def gadget(translator, event_type='gadget.create', priority='INFO',
            **payload):
-    outcome = translator.translate(legacy(event_type, dict(
+    outcome = translator.to_versioned(legacy(event_type, dict(
         {'f_' + kind: value for kind, value in SAMPLES.items()},
         color='red', **payload), priority=priority))
     assert outcome.ok, outcome.reason
@@ -163,7 +163,7 @@ def test_a_wrong_notification_fails(gadgets, wrong):
 
 def test_priority_fixed_or_by_error_suffix(gadgets):
     root, translator = gadgets
-    [audit] = translator.translate(legacy('part.audit', {'id': ID})
+    [audit] = translator.to_versioned(legacy('part.audit', {'id': ID})
                                    ).notifications
     contracts.validate(audit, root)
     with pytest.raises(jsonschema.ValidationError):

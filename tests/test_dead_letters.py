@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from tests import bus
+from tests import broker
 from tests import contracts
 from tests.conftest import ID, write_mappings
 from tests.test_relay import (nova_real, options, thing,
                               versioned_message)
-from translator import translate
+from translator import translation
 
 H = 'x-translator-'
 
@@ -33,7 +33,7 @@ def headers(message):
 
 
 def bindings(vhost):
-    rows = bus.ctl('list_bindings', '-p', vhost, '--no-table-headers',
+    rows = broker.ctl('list_bindings', '-p', vhost, '--no-table-headers',
                    'source_name', 'destination_name',
                    'routing_key').stdout.splitlines()
     return {tuple(row.split('\t')) for row in rows}
@@ -41,7 +41,7 @@ def bindings(vhost):
 
 def queues(vhost):
     """name -> (messages ready and unacknowledged, durable, type)."""
-    rows = bus.ctl('list_queues', '-p', vhost, '--no-table-headers', 'name',
+    rows = broker.ctl('list_queues', '-p', vhost, '--no-table-headers', 'name',
                    'messages', 'durable', 'type').stdout.splitlines()
     return {name: (int(count), durable == 'true', kind)
             for name, count, durable, kind in (r.split('\t') for r in rows)}
@@ -53,7 +53,7 @@ def test_with_the_defaults_every_outcome_waits_in_a_queue(vhost, relay,
     """The issue's new user: shipped mappings and defaults, a real Nova
     message, a non-JSON body and an unknown event type on exchange nova."""
     private = deployment == 'private topic'
-    opts = {'source': {'transport_url': bus.url(vhost)}}
+    opts = {'source': {'transport_url': broker.url(vhost)}}
     if private:
         opts['source']['topics'] = 'notifications_legacy'
     process = relay(**opts)
@@ -64,23 +64,23 @@ def test_with_the_defaults_every_outcome_waits_in_a_queue(vhost, relay,
             ('openstack', 'notifications_dead_letter',
              'notifications_dead_letter.*')} <= bindings(vhost)
     legacy = nova_real()['input']
-    producer = bus.Producer(bus.url(vhost), 'nova',
+    producer = broker.Producer(broker.url(vhost), 'nova',
                             publisher_id=legacy['publisher_id'],
                             topic=opts['source'].get('topics',
                                                      'notifications'))
     producer.send(legacy['event_type'], legacy['payload'])
     producer.send('compute.instance.unheard_of', {'x': 1})
     producer.close()
-    bus.publish_raw(vhost, 'nova', opts['source'].get(
+    broker.publish_raw(vhost, 'nova', opts['source'].get(
         'topics', 'notifications') + '.info', b'{not json')
-    bus.wait_for('acknowledgements', lambda: process.metric(
+    broker.wait_for('acknowledgements', lambda: process.metric(
         'translator_messages_acknowledged_total') == 3)
 
     found = queues(vhost)
-    [versioned] = bus.read_queue(vhost, 'versioned_notifications.info', 1)
+    [versioned] = broker.read_queue(vhost, 'versioned_notifications.info', 1)
     assert versioned_message(versioned)['event_type'] == \
         'instance.create.end'
-    dead = bus.read_queue(vhost, 'notifications_dead_letter', 2)
+    dead = broker.read_queue(vhost, 'notifications_dead_letter', 2)
     assert sorted(headers(m)[H + 'outcome'] for m in dead) == [
         'malformed', 'unmapped']
     assert {headers(m)[H + 'source-exchange'] for m in dead} == {'nova'}
@@ -90,7 +90,7 @@ def test_with_the_defaults_every_outcome_waits_in_a_queue(vhost, relay,
     assert found['versioned_notifications.info'] == (1, False, 'classic')
     if private:
         # the legacy copies of all three, where legacy consumers look
-        copies = bus.read_queue(vhost, 'notifications.info', 3)
+        copies = broker.read_queue(vhost, 'notifications.info', 3)
         assert len(copies) == 3
     else:
         # the services' own Notifier declared it: the relay adds no copy
@@ -110,16 +110,36 @@ def test_quorum_setting_makes_the_dead_letter_queue_a_quorum_queue(
 
 def test_dead_letters_mask_context_secrets_and_keep_every_other_byte(
         vhost, mappings, relay):
-    sent = bus.Collector(vhost, 'demo', 'notifications.*')
+    sent = broker.Collector(vhost, 'demo', 'notifications.*')
     relay(**options(vhost, mappings, 'versioned'))
-    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer = broker.Producer(broker.url(vhost), 'demo')
     producer.send('other.event', {'x': 'kept as it was, "quoted" é'})
     producer.close()
     [original] = sent.take(1)
-    [dead] = bus.read_queue(vhost, 'notifications_dead_letter', 1)
+    [dead] = broker.read_queue(vhost, 'notifications_dead_letter', 1)
     assert b'secret-token-value' in as_bytes(original.body)
     assert as_bytes(dead.body) == as_bytes(original.body).replace(
         b'"secret-token-value', b'"***')
+
+
+def test_a_body_that_cannot_be_parsed_is_kept_without_its_secrets(
+        vhost, mappings, relay):
+    """A Notifier's message with a byte that is not UTF-8: malformed, and
+    dead-lettered with its token masked, every other byte as it came."""
+    sent = broker.Collector(vhost, 'demo', 'notifications.*')
+    relay(**options(vhost, mappings, 'versioned'))
+    producer = broker.Producer(broker.url(vhost), 'demo')
+    producer.send('thing.create.end', thing('a'))
+    producer.close()
+    [original] = sent.take(1)
+    body = as_bytes(original.body).replace(b'\\"a\\"', b'\\"\xff\\"')
+    assert b'\xff' in body
+    broker.publish_raw(vhost, 'demo', 'notifications.info', body)
+    [dead] = broker.read_queue(vhost, 'notifications_dead_letter', 1)
+    assert headers(dead)['x-translator-outcome'] == 'malformed'
+    assert b'secret-token-value' in body
+    assert as_bytes(dead.body) == body.replace(b'secret-token-value',
+                                               b'***')
 
 
 def test_a_deleted_dead_letter_queue_loses_nothing_under_traffic(
@@ -130,24 +150,24 @@ def test_a_deleted_dead_letter_queue_loses_nothing_under_traffic(
     opts = options(vhost, mappings, 'versioned', reconnect_delay_max=1)
     opts['target'] = {'unroutable': 'acknowledge'}
     process = relay(**opts)
-    conn = bus.connection(vhost)
+    conn = broker.connection(vhost)
     channel = conn.channel()
     total, deleted_after = 600, None
     for start in range(0, total, 20):
-        bus.publish_raw(vhost, 'demo', 'notifications.info', *[
+        broker.publish_raw(vhost, 'demo', 'notifications.info', *[
             b'not json %d' % i for i in range(start, start + 20)])
-        if deleted_after is None and bus.queue_depth(
+        if deleted_after is None and broker.queue_depth(
                 vhost, 'notifications_dead_letter') >= 100:
             channel.queue_delete('notifications_dead_letter')
             deleted_after = start + 20
         time.sleep(0.02)
     conn.close()
     assert deleted_after is not None and deleted_after < total
-    bus.wait_for('all acknowledged', lambda: process.metric(
+    broker.wait_for('all acknowledged', lambda: process.metric(
         'translator_messages_acknowledged_total') >= total,
         log=process.log)
     kept = set()
-    for message in bus.read_queue(vhost, 'notifications_dead_letter', total,
+    for message in broker.read_queue(vhost, 'notifications_dead_letter', total,
                                   timeout=5):
         kept.add(int(as_bytes(message.body).split()[-1]))
     assert set(range(deleted_after, total)) <= kept
@@ -164,15 +184,15 @@ def test_unroutable_versioned_outputs_without_default_queues(
     opts['target'] = {'declare_default_queues': 'false',
                       'unroutable': choice}
     process = relay(**opts)
-    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer = broker.Producer(broker.url(vhost), 'demo')
     for i in range(5):
         producer.send('thing.create.end', thing('n%d' % i))
     producer.close()
-    bus.wait_for('returns', lambda: process.metric(
+    broker.wait_for('returns', lambda: process.metric(
         'translator_unroutable_total', kind='versioned') >= 5)
     assert 'versioned_notifications.info' not in queues(vhost)
     if choice == 'acknowledge':
-        bus.wait_for('acknowledgements', lambda: process.metric(
+        broker.wait_for('acknowledgements', lambda: process.metric(
             'translator_messages_acknowledged_total') == 5)
         assert queues(vhost)['translator'][0] == 0
         return
@@ -181,12 +201,12 @@ def test_unroutable_versioned_outputs_without_default_queues(
     assert queues(vhost)['translator'][0] == 5
     assert 'holding' in process.log.read_text()
     # Once a consumer binds its queue, everything flows.
-    out = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
+    out = broker.Collector(vhost, 'demo', 'versioned_notifications.*')
     names = set()
-    bus.wait_for('the held messages', lambda: names.update(
+    broker.wait_for('the held messages', lambda: names.update(
         versioned_message(m)['payload']['demo_object.data']['name']
         for m in out.take(1, timeout=0.2)) or len(names) == 5, timeout=30)
-    bus.wait_for('acknowledgements', lambda: process.metric(
+    broker.wait_for('acknowledgements', lambda: process.metric(
         'translator_messages_acknowledged_total') == 5)
 
 
@@ -195,9 +215,9 @@ def test_ten_thousand_bad_messages_leave_a_bounded_log(vhost, mappings,
     total = 10000
     process = relay(**options(vhost, mappings, 'versioned',
                               problem_log_interval=1))
-    bus.publish_raw(vhost, 'demo', 'notifications.info',
+    broker.publish_raw(vhost, 'demo', 'notifications.info',
                     *[b'not json %d' % i for i in range(total)])
-    bus.wait_for('dead letters', lambda: process.metric(
+    broker.wait_for('dead letters', lambda: process.metric(
         'translator_dead_letters_total', reason='malformed') == total,
         timeout=120)
 
@@ -208,7 +228,7 @@ def test_ten_thousand_bad_messages_leave_a_bounded_log(vhost, mappings,
                 sum(int(n) for n in re.findall(
                     r'dead letter \(malformed\): (\d+) more in the last',
                     text)))
-    bus.wait_for('every dead letter accounted for in the log',
+    broker.wait_for('every dead letter accounted for in the log',
              lambda: logged() == total, timeout=10)
     lines = process.log.read_text().splitlines()
     assert len(lines) < 60, lines
@@ -239,35 +259,35 @@ def test_a_replay_sends_no_second_legacy_copy(vhost, mappings, relay):
     """In a private-topic deployment with format both, the legacy copy of
     a dead letter went out when it first came: a replay adds only the
     versioned notification."""
-    legacy = bus.Collector(vhost, 'demo', 'notifications.*')
+    legacy = broker.Collector(vhost, 'demo', 'notifications.*')
     opts = options(vhost, mappings, 'both')
     opts['source']['topics'] = 'legacy_private'
     process = relay(**opts)
-    producer = bus.Producer(bus.url(vhost), 'demo', topic='legacy_private')
+    producer = broker.Producer(broker.url(vhost), 'demo', topic='legacy_private')
     producer.send('gadget.create.end', dict(id=ID, size=1))
     producer.close()
     assert len(legacy.take(1)) == 1
-    bus.wait_for('the dead letter', lambda: bus.queue_depth(
+    broker.wait_for('the dead letter', lambda: broker.queue_depth(
         vhost, 'notifications_dead_letter') == 1)
     write_mappings(mappings, GADGET)
     replay = translator_command(process, 'dead-letters', 'replay')
     assert replay.returncode == 0, replay.stdout + replay.stderr
-    [versioned] = bus.read_queue(vhost, 'versioned_notifications.info', 1)
+    [versioned] = broker.read_queue(vhost, 'versioned_notifications.info', 1)
     assert versioned_message(versioned)['event_type'] == 'gadget.create.end'
     assert legacy.rest() == []
 
 
 def test_replay_after_a_mapping_fix(vhost, mappings, relay, tmp_path):
-    sent = bus.Collector(vhost, 'demo', 'notifications.*')
+    sent = broker.Collector(vhost, 'demo', 'notifications.*')
     process = relay(**options(vhost, mappings, 'versioned'))
-    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer = broker.Producer(broker.url(vhost), 'demo')
     for i in range(3):
         producer.send('gadget.create.end', dict(id=ID, size=i))
     # unmapped now, invalid once gadgets have a mapping
     producer.send('gadget.create.end', dict(id=ID, size='large'))
     producer.close()
     originals = [as_bytes(m.body) for m in sent.take(4)]
-    bus.wait_for('dead letters', lambda: bus.queue_depth(
+    broker.wait_for('dead letters', lambda: broker.queue_depth(
         vhost, 'notifications_dead_letter') == 4)
 
     listed = translator_command(process, 'dead-letters', 'list')
@@ -285,7 +305,7 @@ def test_replay_after_a_mapping_fix(vhost, mappings, relay, tmp_path):
             ' 3 would be translated, 1 would stay dead letters'
             in dry.stdout), dry.stdout
     assert "field size: not an integer: 'large'" in dry.stdout
-    assert bus.queue_depth(vhost, 'notifications_dead_letter') == 4
+    assert broker.queue_depth(vhost, 'notifications_dead_letter') == 4
 
     first = translator_command(process, 'dead-letters', 'replay',
                                '--limit', '2')
@@ -301,19 +321,19 @@ def test_replay_after_a_mapping_fix(vhost, mappings, relay, tmp_path):
 
     # What was replayed is what a first-time translation gives, message
     # ids included, so consumers can drop duplicates.
-    replayed = [versioned_message(m) for m in bus.read_queue(
+    replayed = [versioned_message(m) for m in broker.read_queue(
         vhost, 'versioned_notifications.info', 3)]
-    direct = translate.Translator.from_directory(mappings)
-    expected = [direct.translate_raw(body).notifications[0]
+    direct = translation.Translator.from_directory(mappings)
+    expected = [direct.body_to_versioned(body).notifications[0]
                 for body in originals[:3]]
     assert [{k: m[k] for k in expected[0]} for m in replayed] == expected
     assert all(m['_context_auth_token'] == '***' for m in replayed)
     # What still fails is back, with the reason of the fixed mapping set.
-    [back] = bus.read_queue(vhost, 'notifications_dead_letter', 1)
+    [back] = broker.read_queue(vhost, 'notifications_dead_letter', 1)
     assert headers(back)[H + 'outcome'] == 'invalid'
     assert "field size: not an integer: 'large'" in headers(back)[
         H + 'reason']
     assert headers(back)[H + 'source-routing-key'] == 'notifications.info'
     assert as_bytes(back.body) == originals[3].replace(
         b'"secret-token-value', b'"***')
-    assert bus.queue_depth(vhost, 'translator') == 0
+    assert broker.queue_depth(vhost, 'translator') == 0

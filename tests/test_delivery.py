@@ -12,14 +12,14 @@ import time
 
 import pytest
 
-from tests import bus
+from tests import broker
 from tests.test_dead_letters import queues
 from tests.test_relay import options, thing, versioned_message
 
 
 @pytest.fixture
 def proxy():
-    proxy = bus.TcpProxy()
+    proxy = broker.TcpProxy()
     yield proxy
     proxy.close()
 
@@ -45,7 +45,7 @@ def names(collector, count, timeout=60):
 
 
 def unacknowledged(vhost, queue='translator'):
-    rows = bus.ctl('list_queues', '-p', vhost, '--no-table-headers', 'name',
+    rows = broker.ctl('list_queues', '-p', vhost, '--no-table-headers', 'name',
                    'messages_unacknowledged').stdout.splitlines()
     return dict((name, int(count)) for name, count in
                 (row.split('\t') for row in rows))[queue]
@@ -56,17 +56,17 @@ def test_held_confirms_keep_sources_unacknowledged_through_kill_9(
     """While the target's confirms are held back nothing is acknowledged;
     a relay killed then loses nothing, though its outputs never arrived."""
     total = 50
-    with bus.vhost() as source, bus.vhost() as target:
-        out = bus.Collector(target, 'demo', 'versioned_notifications.*')
+    with broker.vhost() as source, broker.vhost() as target:
+        out = broker.Collector(target, 'demo', 'versioned_notifications.*')
         opts = through(proxy, source, target, mappings,
                        confirm_timeout=300)
         first = relay(**opts)
-        producer = bus.Producer(bus.url(source), 'demo')
+        producer = broker.Producer(broker.url(source), 'demo')
         warm_up(producer, out)
         proxy.stall()
         for i in range(total):
             producer.send('thing.create.end', thing('n%d' % i))
-        bus.wait_for('all published', lambda: first.metric(
+        broker.wait_for('all published', lambda: first.metric(
             'translator_in_flight_messages') == total, log=first.log)
         time.sleep(1)  # confirms would have come by now
         # the warm-up's only
@@ -78,7 +78,7 @@ def test_held_confirms_keep_sources_unacknowledged_through_kill_9(
         assert out.rest(0.5) == []
         second = relay(**opts)
         assert names(out, total) == {'n%d' % i for i in range(total)}
-        bus.wait_for('acknowledgements', lambda: second.metric(
+        broker.wait_for('acknowledgements', lambda: second.metric(
             'translator_messages_acknowledged_total') == total)
         # every one of them came again, and the metric says so
         assert second.metric('translator_messages_redelivered_total') == total
@@ -100,12 +100,12 @@ def test_a_stalled_target_times_out_and_is_left(mappings, relay, proxy,
     relay waits for the reply to a declaration, is given up after
     confirm_timeout; the relay reconnects and nothing is lost."""
     total = 20
-    with bus.vhost() as source, bus.vhost() as target:
-        out = bus.Collector(target, 'demo', 'versioned_notifications.*')
+    with broker.vhost() as source, broker.vhost() as target:
+        out = broker.Collector(target, 'demo', 'versioned_notifications.*')
         opts = through(proxy, source, target, mappings, confirm_timeout=2,
                        reconnect_delay_max=1)
         process = relay(**opts)
-        producer = bus.Producer(bus.url(source), 'demo')
+        producer = broker.Producer(broker.url(source), 'demo')
         if warm:
             warm_up(producer, out)
         proxy.stall()  # the connection in use hangs; new ones work
@@ -113,7 +113,7 @@ def test_a_stalled_target_times_out_and_is_left(mappings, relay, proxy,
             producer.send('thing.create.end', thing('n%d' % i))
         producer.close()
         assert names(out, total) == {'n%d' % i for i in range(total)}
-        bus.wait_for('acknowledgements', lambda: process.metric(
+        broker.wait_for('acknowledgements', lambda: process.metric(
             'translator_messages_acknowledged_total') == total + warm,
             log=process.log)
         log = process.log.read_text()
@@ -130,8 +130,8 @@ def test_refused_publishes_are_held_until_there_is_room(mappings, relay):
     sources stay unacknowledged, come back, and get through once the
     consumer has made room."""
     total, room = 12, 5
-    with bus.vhost() as source, bus.vhost() as target:
-        conn = bus.connection(target)
+    with broker.vhost() as source, broker.vhost() as target:
+        conn = broker.connection(target)
         channel = conn.channel()
         channel.exchange_declare('demo', 'topic', durable=False,
                                  auto_delete=False)
@@ -143,11 +143,11 @@ def test_refused_publishes_are_held_until_there_is_room(mappings, relay):
                        reconnect_delay_max=1)
         opts['target']['declare_default_queues'] = 'false'
         process = relay(**opts)
-        producer = bus.Producer(bus.url(source), 'demo')
+        producer = broker.Producer(broker.url(source), 'demo')
         for i in range(total):
             producer.send('thing.create.end', thing('n%d' % i))
         producer.close()
-        bus.wait_for('a nack', lambda: process.metric(
+        broker.wait_for('a nack', lambda: process.metric(
             'translator_publish_failures_total', cause='nack') >= 1,
             log=process.log)
 
@@ -160,7 +160,7 @@ def test_refused_publishes_are_held_until_there_is_room(mappings, relay):
             return acknowledged == process.metric(
                 'translator_messages_acknowledged_total') and (
                     acknowledged + in_pool == total)
-        bus.wait_for('the refused ones held in the pool', held,
+        broker.wait_for('the refused ones held in the pool', held,
                      log=process.log)
         assert process.metric(
             'translator_messages_acknowledged_total') <= room
@@ -174,7 +174,7 @@ def test_refused_publishes_are_held_until_there_is_room(mappings, relay):
             seen.add(versioned_message(message)['payload'][
                 'demo_object.data']['name'])
         assert seen == {'n%d' % i for i in range(total)}
-        bus.wait_for('acknowledgements', lambda: process.metric(
+        broker.wait_for('acknowledgements', lambda: process.metric(
             'translator_messages_acknowledged_total') == total)
         assert 'holding' in process.log.read_text()
         conn.close()
@@ -184,26 +184,26 @@ def test_a_reload_that_changes_connections_under_traffic(mappings, relay):
     """SIGHUP moving the relay to another target bus while messages flow:
     none lost, the later ones on the new target."""
     total = 1500
-    with bus.vhost() as source, bus.vhost() as old, bus.vhost() as new:
-        before = bus.Collector(old, 'demo', 'versioned_notifications.*')
-        after = bus.Collector(new, 'demo', 'versioned_notifications.*')
+    with broker.vhost() as source, broker.vhost() as old, broker.vhost() as new:
+        before = broker.Collector(old, 'demo', 'versioned_notifications.*')
+        after = broker.Collector(new, 'demo', 'versioned_notifications.*')
         process = relay(**options(source, mappings, 'versioned', target=old,
                                   batch_size=50))
-        producer = bus.Producer(bus.url(source), 'demo')
+        producer = broker.Producer(broker.url(source), 'demo')
 
         def send():
             for i in range(total):
                 producer.send('thing.create.end', thing('n%d' % i))
         sender = threading.Thread(target=send)
         sender.start()
-        bus.wait_for('traffic', lambda: process.metric(
+        broker.wait_for('traffic', lambda: process.metric(
             'translator_messages_acknowledged_total') >= 200)
         process.write_config(options(source, mappings, 'versioned',
                                      target=new, batch_size=50, prefetch=7))
         process.signal(signal.SIGHUP)
         sender.join()
         producer.close()
-        bus.wait_for('every message acknowledged', lambda: process.metric(
+        broker.wait_for('every message acknowledged', lambda: process.metric(
             'translator_messages_acknowledged_total') >= total,
             log=process.log)
         got_old = names(before, total, timeout=2)
@@ -222,17 +222,17 @@ def test_a_confirmed_update_stays_known_after_the_connection_is_lost(
     """An update is known once its output is confirmed, not only while it
     is in flight: after the relay lost its target and reconnected, the same
     state again is still suppressed, and a new state is emitted."""
-    with bus.vhost() as source, bus.vhost() as target:
-        out = bus.Collector(target, 'demo', 'versioned_notifications.*')
+    with broker.vhost() as source, broker.vhost() as target:
+        out = broker.Collector(target, 'demo', 'versioned_notifications.*')
         opts = through(proxy, source, target, mappings,
                        reconnect_delay_max=1)
         process = relay(**opts)
-        producer = bus.Producer(bus.url(source), 'demo')
+        producer = broker.Producer(broker.url(source), 'demo')
         producer.send('thing.update', thing('a', state='x'))
-        bus.wait_for('the acknowledgement', lambda: process.metric(
+        broker.wait_for('the acknowledgement', lambda: process.metric(
             'translator_messages_acknowledged_total') == 1, log=process.log)
         proxy.cut()
-        bus.wait_for('a reconnection', lambda: process.log.read_text().count(
+        broker.wait_for('a reconnection', lambda: process.log.read_text().count(
             'target bus: connected') == 2, log=process.log)
         producer.send('thing.update', thing('b', state='x'))
         producer.send('thing.update', thing('c', state='y'))

@@ -20,7 +20,7 @@ import urllib.request
 import pytest
 import yaml
 
-from tests import bus
+from tests import broker
 from tests.conftest import DEMO_MAPPINGS, ID, ROOT, write_mappings
 
 DEPLOY = ROOT / 'deploy'
@@ -185,7 +185,7 @@ class Prometheus:
     the test's own, on a free port (whatever the package's service does)."""
 
     def __init__(self, tmp_path, config):
-        self.port = bus.free_port()
+        self.port = broker.free_port()
         config_file = tmp_path / 'prometheus.yml'
         config_file.write_text(yaml.safe_dump(config))
         self.log = tmp_path / 'prometheus.log'
@@ -194,12 +194,12 @@ class Prometheus:
                 [prometheus_tool('prometheus'),
                  '--config.file=%s' % config_file,
                  '--storage.tsdb.path=%s' % (tmp_path / 'data'),
-                 '--web.listen-address=%s:%d' % (bus.HOST, self.port)],
+                 '--web.listen-address=%s:%d' % (broker.HOST, self.port)],
                 stdout=log, stderr=subprocess.STDOUT)
 
     def api(self, path, **params):
         url = 'http://%s:%d/api/v1/%s?%s' % (
-            bus.HOST, self.port, path, urllib.parse.urlencode(params))
+            broker.HOST, self.port, path, urllib.parse.urlencode(params))
         with urllib.request.urlopen(url, timeout=10) as response:
             body = json.load(response)
         assert body['status'] == 'success', body
@@ -246,7 +246,7 @@ def scrape_config(relay_port):
     [job] = config['scrape_configs']
     assert job['job_name'] == 'translator'
     assert job['static_configs'] == [{'targets': ['127.0.0.1:9717']}]
-    job['static_configs'] = [{'targets': ['%s:%d' % (bus.HOST, relay_port)]}]
+    job['static_configs'] = [{'targets': ['%s:%d' % (broker.HOST, relay_port)]}]
     return config
 
 
@@ -268,22 +268,22 @@ def send_traffic(vhost, producer, waves):
                                            % wave))
         producer.send('thing.create.end', dict(id='not-a-uuid', name='x'))
         producer.send('other.event', {'x': 1})
-        bus.publish_raw(vhost, 'demo', 'notifications.error', b'{not json')
+        broker.publish_raw(vhost, 'demo', 'notifications.error', b'{not json')
         time.sleep(1.1)  # a scrape between waves: rates see an increase
     return waves * 15  # messages sent
 
 
 def test_every_dashboard_and_alert_expression_has_data(tmp_path):
     mappings = write_mappings(tmp_path / 'mappings', DEMO_MAPPINGS)
-    with bus.vhost() as vhost:
-        options = {'source': {'transport_url': bus.url(vhost),
+    with broker.vhost() as vhost:
+        options = {'source': {'transport_url': broker.url(vhost),
                               'exchanges': 'demo'},
                    'notifications': {'notification_format': 'both'},
                    'relay': {'mappings_dir': mappings}}
-        relay = bus.RelayProcess(tmp_path / 'relay', **options)
+        relay = broker.RelayProcess(tmp_path / 'relay', **options)
         relay.start()
         prometheus = Prometheus(tmp_path, scrape_config(relay.port))
-        producer = bus.Producer(bus.url(vhost), 'demo')
+        producer = broker.Producer(broker.url(vhost), 'demo')
         try:
             # Counters scraped at 0 before the traffic: rates start there.
             prometheus.wait('scrape of the relay', lambda: prometheus.value(
@@ -316,7 +316,7 @@ def test_every_dashboard_and_alert_expression_has_data(tmp_path):
                 'series', **{'match[]': 'translator_build_info{job="%s"}'
                              % job})}
             assert (job, instances) == (
-                'translator', {'%s:%d' % (bus.HOST, relay.port)})
+                'translator', {'%s:%d' % (broker.HOST, relay.port)})
 
             queries = dashboard_queries(board, job)
             for rule in alert_rules():
@@ -348,7 +348,7 @@ def test_every_dashboard_and_alert_expression_has_data(tmp_path):
             # A real fault: the dead-letter queue deleted under traffic.
             # The dead letters come back unroutable and the alert for them
             # fires (the relay declares the queue again and goes on).
-            conn = bus.connection(vhost)
+            conn = broker.connection(vhost)
             conn.channel().queue_delete('notifications_dead_letter')
             conn.close()
             sent += send_traffic(vhost, producer, 1)
@@ -476,7 +476,7 @@ def run_until_ready(argv, port, log, timeout=30):
             assert proc.poll() is None, log.read_text()
             try:
                 with urllib.request.urlopen('http://%s:%d/readyz' % (
-                        bus.HOST, port), timeout=2) as response:
+                        broker.HOST, port), timeout=2) as response:
                     if response.status == 200:
                         return
             except OSError:
@@ -499,13 +499,13 @@ def installed(argv, paths):
 def test_command_line_starts_the_relay(tmp_path, command):
     argv = (shlex.split(unit()['Service']['ExecStart']) if command ==
             'systemd' else containerfile_command())
-    port = bus.free_port()
+    port = broker.free_port()
     config = tmp_path / 'translator.conf'
-    with bus.vhost() as vhost:
+    with broker.vhost() as vhost:
         config.write_text(
             '[source]\ntransport_url = %s\n[metrics]\nport = %d\n'
             '[relay]\nmappings_dir = %s\n' % (
-                bus.url(vhost), port,
+                broker.url(vhost), port,
                 write_mappings(tmp_path / 'mappings', DEMO_MAPPINGS)))
         run_until_ready(installed(argv, {INSTALLED_CONFIG: str(config)}),
                         port, tmp_path / 'relay.log')
@@ -515,10 +515,10 @@ def test_kubernetes_config_and_secret_start_the_relay(tmp_path):
     """The Deployment's arguments with the ConfigMap and the Secret as
     mounted: the broker URL comes from the Secret's file in --config-dir."""
     docs = manifests()
-    port = bus.free_port()
+    port = broker.free_port()
     # Before the Secret's URL, one of no broker: a relay that did not read
     # the Secret would never get ready (nor use the default broker's "/").
-    unreachable = 'rabbit://guest:guest@%s:%d/' % (bus.HOST, bus.free_port())
+    unreachable = 'rabbit://guest:guest@%s:%d/' % (broker.HOST, broker.free_port())
     text = docs['ConfigMap']['data']['translator.conf']
     assert '[source]\n' in text and 'port = 9717\n' in text
     config = tmp_path / 'translator.conf'
@@ -530,16 +530,16 @@ def test_kubernetes_config_and_secret_start_the_relay(tmp_path):
     [(name, secret)] = docs['Secret']['stringData'].items()
     [container] = docs['Deployment']['spec']['template']['spec'][
         'containers']
-    with bus.vhost() as vhost:
+    with broker.vhost() as vhost:
         placeholder = 'rabbit://translator:CHANGE-ME@rabbitmq:5672/'
         assert placeholder in secret
         (config_dir / name).write_text(secret.replace(placeholder,
-                                                      bus.url(vhost)))
+                                                      broker.url(vhost)))
         log = tmp_path / 'relay.log'
         run_until_ready(installed(
             ['translator'] + container['args'],
             {INSTALLED_CONFIG: str(config),
              INSTALLED_CONFIG_DIR: str(config_dir)}), port, log)
         # the relay's own queue is in the Secret's vhost: it used that URL
-        assert bus.queue_depth(vhost, 'translator') == 0
+        assert broker.queue_depth(vhost, 'translator') == 0
         assert 'guest:***@127.0.0.1:5672/%s' % vhost in log.read_text()

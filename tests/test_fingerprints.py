@@ -10,7 +10,7 @@ Nova's own only takes the new fingerprint.
 from oslo_versionedobjects import fixture
 
 from translator import objects
-from translator import translate
+from translator import translation
 from tests.conftest import DEMO_MAPPINGS, MAPPINGS, write_mappings
 
 EXPECTED = {
@@ -77,7 +77,7 @@ def fingerprints(translator):
 
 
 def test_shipped_payload_fingerprints():
-    actual = fingerprints(translate.Translator.from_directory(MAPPINGS))
+    actual = fingerprints(translation.Translator.from_directory(MAPPINGS))
     changed = {name: actual.get(name) for name in set(actual) | set(EXPECTED)
                if actual.get(name) != EXPECTED.get(name)}
     assert not changed, (
@@ -86,12 +86,12 @@ def test_shipped_payload_fingerprints():
 
 
 def test_a_mapping_change_changes_the_fingerprint(tmp_path):
-    before = fingerprints(translate.Translator.from_directory(
+    before = fingerprints(translation.Translator.from_directory(
         write_mappings(tmp_path / 'a', DEMO_MAPPINGS)))
     changed = DEMO_MAPPINGS['demo/thing.yaml'].replace(
         'name: {type: string, source: name}',
         'name: {type: string, source: title}')
-    after = fingerprints(translate.Translator.from_directory(
+    after = fingerprints(translation.Translator.from_directory(
         write_mappings(tmp_path / 'b', {'demo/thing.yaml': changed})))
     assert before['demo.ThingPayload'] != after['demo.ThingPayload']
     # same version, different fingerprint: exactly what the test above flags

@@ -29,7 +29,7 @@ def test_every_shipped_service_has_golden_cases():
                          ids=[str(p.relative_to(GOLDEN)) for p in CASES])
 def test_golden(shipped, case):
     spec = json.loads(case.read_text())
-    outcome = shipped.translate_raw(orjson.dumps(spec['input']))
+    outcome = shipped.body_to_versioned(orjson.dumps(spec['input']))
     if 'expected' in spec:
         assert outcome.ok, outcome.reason
         assert differences(spec['expected'], outcome.notifications) == []

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from translator import envelope
-from translator import translate
-from translator.mapping import compiler
+from translator import translation
+from translator.mapping import plans
 from tests import reference
 from tests.conftest import write_mappings
 from tests.test_golden import CASES, GOLDEN
@@ -180,7 +180,7 @@ CONTEXTS = st.fixed_dictionaries({
 def _outcome(make, root, ctx):
     try:
         return orjson.dumps(make(root, ctx)), None
-    except compiler.FieldError as exc:
+    except plans.FieldError as exc:
         return None, (exc.path, exc.reason)
 
 
@@ -204,11 +204,11 @@ def assert_as_reference(ref, plan, root, ctx, hot=None):
 
 def _plans():
     from tests.conftest import MAPPINGS
-    sets = {'shipped': translate.Translator.from_directory(MAPPINGS)}
+    sets = {'shipped': translation.Translator.from_directory(MAPPINGS)}
     import tempfile
     import pathlib
     tmp = pathlib.Path(tempfile.mkdtemp())
-    sets['features'] = translate.Translator.from_directory(
+    sets['features'] = translation.Translator.from_directory(
         write_mappings(tmp, {'demo/instance.yaml': INSTANCE}))
     return [pytest.param(plan, reference.Reference(t.registry),
                          id='%s:%s.%s' % (name, *key))
@@ -250,9 +250,9 @@ def test_reference_agrees_on_golden_samples(shipped, case):
         assert_as_reference(ref, plan, root, ctx)
         compared.append(plan)
         return plan.primitive(root, ctx)
-    outcome = shipped.translate(envelope.parse(orjson.dumps(spec['input'])),
+    outcome = shipped.to_versioned(envelope.parse(orjson.dumps(spec['input'])),
                                 build=both)
-    assert outcome.kind == spec.get('outcome', translate.TRANSLATED)
+    assert outcome.kind == spec.get('outcome', translation.TRANSLATED)
     assert len(compared) == max(1, len(outcome.notifications))
 
 
@@ -354,7 +354,7 @@ EDGE_VALUES = {
 @pytest.fixture(scope='module')
 def demo(tmp_path_factory):
     """(plan of a DEMO class by name, the reference)."""
-    t = translate.Translator.from_directory(write_mappings(
+    t = translation.Translator.from_directory(write_mappings(
         tmp_path_factory.mktemp('demo'), {'demo/demo.yaml': DEMO}))
     return (lambda name: t.payloads[('demo', name)],
             reference.Reference(t.registry))

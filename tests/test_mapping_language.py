@@ -2,7 +2,7 @@
 
 import pytest
 
-from translator import translate
+from translator import translation
 from tests.conftest import legacy
 
 UUID = '178b0921-8f85-4257-88b6-2e743b5a975c'
@@ -109,8 +109,8 @@ def translator(make_translator):
 
 
 def one(translator, event_type, data, **kw):
-    outcome = translator.translate(legacy(event_type, data, **kw))
-    assert outcome.kind == translate.TRANSLATED, outcome.reason
+    outcome = translator.to_versioned(legacy(event_type, data, **kw))
+    assert outcome.kind == translation.TRANSLATED, outcome.reason
     assert len(outcome.notifications) == 1
     return outcome.notifications[0]
 
@@ -276,17 +276,17 @@ def test_ids_are_derived_and_timestamp_kept(translator):
     ({'locked': 'maybe'}, 'locked', "not a boolean: 'maybe'"),
 ])
 def test_invalid_names_field_and_reason(translator, overrides, path, reason):
-    outcome = translator.translate(legacy('compute.instance.delete.end',
+    outcome = translator.to_versioned(legacy('compute.instance.delete.end',
                                           payload(**overrides)))
-    assert outcome.kind == translate.INVALID
+    assert outcome.kind == translation.INVALID
     assert 'field %s: %s' % (path, reason) in outcome.reason
     assert outcome.reason.startswith('InstancePayload: ')
     assert 'instance.yaml rule 0' in outcome.reason
 
 
 def test_unmapped(translator):
-    outcome = translator.translate(legacy('aggregate.create.start', {}))
-    assert outcome.kind == translate.UNMAPPED
+    outcome = translator.to_versioned(legacy('aggregate.create.start', {}))
+    assert outcome.kind == translation.UNMAPPED
     assert "'aggregate.create.start'" in outcome.reason
 
 
@@ -310,7 +310,7 @@ def test_continue_gives_several_notifications(make_translator):
             event_type: never.reached
             payload: P
     '''})
-    outcome = t.translate(legacy('thing.done', {'id': 'x'}))
+    outcome = t.to_versioned(legacy('thing.done', {'id': 'x'}))
     assert [n['event_type'] for n in outcome.notifications] == [
         'thing.done', 'thing.audit']
     ids = {n['message_id'] for n in outcome.notifications}
@@ -332,8 +332,8 @@ def test_malformed_raw_input(translator):
             (b'{"payload": {}, "publisher_id": "x"}', 'event_type is missing'),
             (b'{"event_type": "a", "payload": [], "publisher_id": "x"}',
              'payload is not a JSON object')]:
-        outcome = translator.translate_raw(raw)
-        assert outcome.kind == translate.MALFORMED
+        outcome = translator.body_to_versioned(raw)
+        assert outcome.kind == translation.MALFORMED
         assert reason in outcome.reason, raw
 
 
@@ -343,12 +343,12 @@ def test_untranslated_events_give_their_reason(make_translator):
           - match: [thing.force_*, thing.gone]
             reason: no versioned equivalent in the service
     '''})
-    outcome = t.translate(legacy('thing.force_delete.end', {}))
-    assert outcome.kind == translate.UNMAPPED
+    outcome = t.to_versioned(legacy('thing.force_delete.end', {}))
+    assert outcome.kind == translation.UNMAPPED
     assert outcome.reason == ("event type 'thing.force_delete.end' is not "
                               "translated: no versioned equivalent in the "
                               "service")
-    outcome = t.translate(legacy('thing.other', {}))
+    outcome = t.to_versioned(legacy('thing.other', {}))
     assert outcome.reason == "no rule matches event type 'thing.other'"
 
 
@@ -417,9 +417,9 @@ def test_reject_without_a_value_is_null(make_translator, numa):
 
 def test_reject_with_a_value_is_invalid_with_the_reason(make_translator):
     t = make_translator({'svc/a.yaml': COMPOSED})
-    outcome = t.translate(legacy('resize', {
+    outcome = t.to_versioned(legacy('resize', {
         'instance_type': 'a', 'numa_topology': {'cells': []}}))
-    assert outcome.kind == translate.INVALID
+    assert outcome.kind == translation.INVALID
     assert ('Resize: field numa: NUMA topologies are not translated '
             '(source numa_topology)') in outcome.reason
 

@@ -9,7 +9,7 @@ import re
 import pytest
 import yaml
 
-from tests import bus
+from tests import broker
 from tests import contracts
 from tests.conftest import DEMO_MAPPINGS, write_mappings
 from tests.test_delivery import warm_up
@@ -40,17 +40,17 @@ def exported(tmp_path_factory):
     """The samples of a relay that carried the known mix, then a backlog:
     checked by value in the first test, by name in the others."""
     tmp = tmp_path_factory.mktemp('metrics')
-    proxy = bus.TcpProxy()
+    proxy = broker.TcpProxy()
     mappings = write_mappings(tmp / 'mappings', DEMO_MAPPINGS)
-    with bus.vhost() as vhost, contracts.translating_with(mappings):
+    with broker.vhost() as vhost, contracts.translating_with(mappings):
         # versioned: through the proxy the relay cannot tell the target
         # from the source, and legacy copies would come back to it
         opts = options(vhost, mappings, 'versioned', prefetch=PREFETCH,
                        confirm_timeout=300)
         opts['target'] = {'transport_url': proxy.url(vhost)}
-        process = bus.RelayProcess(tmp / 'relay', **opts).start()
-        out = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
-        producer = bus.Producer(bus.url(vhost), 'demo')
+        process = broker.RelayProcess(tmp / 'relay', **opts).start()
+        out = broker.Collector(vhost, 'demo', 'versioned_notifications.*')
+        producer = broker.Producer(broker.url(vhost), 'demo')
         try:
             warm_up(producer, out)
             for i in range(TRANSLATED - 1):
@@ -61,10 +61,10 @@ def exported(tmp_path_factory):
                 producer.send('thing.create.end', dict(id='x', name='x'))
             for _ in range(UNMAPPED):
                 producer.send('other.event', {'x': 1})
-            bus.publish_raw(vhost, 'demo', 'notifications.info',
+            broker.publish_raw(vhost, 'demo', 'notifications.info',
                             *[b'not json'] * MALFORMED)
             mix = TRANSLATED + 2 + INVALID + UNMAPPED + MALFORMED
-            bus.wait_for('the mix acknowledged', lambda: process.metric(
+            broker.wait_for('the mix acknowledged', lambda: process.metric(
                 'translator_messages_acknowledged_total') == mix,
                 log=process.log)
             by_value = scrape(process)
@@ -73,7 +73,7 @@ def exported(tmp_path_factory):
             proxy.stall()
             for i in range(PREFETCH + BACKLOG):
                 producer.send('thing.create.end', thing('b%d' % i))
-            bus.wait_for('the backlog polled', lambda: process.metric(
+            broker.wait_for('the backlog polled', lambda: process.metric(
                 'translator_source_queue_depth') == BACKLOG, timeout=30,
                 log=process.log)
             backlog = scrape(process)

@@ -13,7 +13,7 @@ import pytest
 
 from translator import envelope
 
-from tests import bus
+from tests import broker
 from tests import contracts
 from tests.conftest import ID, ROOT
 
@@ -30,19 +30,19 @@ def versioned_message(amqp_message):
 
 
 def options(vhost, mappings, fmt='both', target=None, **relay_opts):
-    return {'source': {'transport_url': bus.url(vhost),
+    return {'source': {'transport_url': broker.url(vhost),
                        'exchanges': 'demo'},
-            'target': {'transport_url': bus.url(target)} if target else {},
+            'target': {'transport_url': broker.url(target)} if target else {},
             'notifications': {'notification_format': fmt},
             'relay': dict(relay_opts, mappings_dir=mappings)}
 
 
 def test_both_on_same_bus_publishes_versioned_and_no_second_copy(
         vhost, mappings, relay):
-    versioned = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
-    legacy = bus.Collector(vhost, 'demo', 'notifications.*')
+    versioned = broker.Collector(vhost, 'demo', 'versioned_notifications.*')
+    legacy = broker.Collector(vhost, 'demo', 'notifications.*')
     process = relay(**options(vhost, mappings))
-    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer = broker.Producer(broker.url(vhost), 'demo')
     for i in range(20):
         producer.send('thing.create.end', thing('t%d' % i))
     got = versioned.take(20)
@@ -63,7 +63,7 @@ def test_both_on_same_bus_publishes_versioned_and_no_second_copy(
     # the originals are there once: the relay added no copy of its own
     assert len(legacy.take(20)) == 20
     assert legacy.rest() == [] and versioned.rest() == []
-    assert bus.queue_depth(vhost, 'translator') == 0
+    assert broker.queue_depth(vhost, 'translator') == 0
     assert process.metric('translator_messages_acknowledged_total') == 20
     producer.close()
 
@@ -73,10 +73,10 @@ def bodies(messages):
 
 
 def test_versioned_mode_same_bus(vhost, mappings, relay):
-    versioned = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
-    legacy = bus.Collector(vhost, 'demo', 'notifications.*')
+    versioned = broker.Collector(vhost, 'demo', 'versioned_notifications.*')
+    legacy = broker.Collector(vhost, 'demo', 'notifications.*')
     relay(**options(vhost, mappings, 'versioned'))
-    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer = broker.Producer(broker.url(vhost), 'demo')
     producer.send('thing.create.error', thing('a'))
     [message] = versioned.take(1)
     assert message.delivery_info['routing_key'] == \
@@ -86,9 +86,9 @@ def test_versioned_mode_same_bus(vhost, mappings, relay):
 
 
 def test_unversioned_mode_same_bus_adds_nothing(vhost, mappings, relay):
-    versioned = bus.Collector(vhost, 'demo', '#')
+    versioned = broker.Collector(vhost, 'demo', '#')
     process = relay(**options(vhost, mappings, 'unversioned'))
-    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer = broker.Producer(broker.url(vhost), 'demo')
     for _ in range(5):
         producer.send('thing.create.end', thing('a'))
     # only the five originals: nothing versioned, no second legacy copy
@@ -99,7 +99,7 @@ def test_unversioned_mode_same_bus_adds_nothing(vhost, mappings, relay):
     while process.metric('translator_messages_acknowledged_total') < 5:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert bus.queue_depth(vhost, 'translator') == 0
+    assert broker.queue_depth(vhost, 'translator') == 0
 
 
 @pytest.mark.parametrize('fmt,kinds', [
@@ -108,10 +108,10 @@ def test_unversioned_mode_same_bus_adds_nothing(vhost, mappings, relay):
     ('unversioned', ['legacy']),
 ])
 def test_bus_to_bus(mappings, relay, fmt, kinds):
-    with bus.vhost() as source, bus.vhost() as target:
-        out = bus.Collector(target, 'demo', '#')
+    with broker.vhost() as source, broker.vhost() as target:
+        out = broker.Collector(target, 'demo', '#')
         relay(**options(source, mappings, fmt, target=target))
-        producer = bus.Producer(bus.url(source), 'demo')
+        producer = broker.Producer(broker.url(source), 'demo')
         producer.send('thing.create.end', thing('a'), priority='warn')
         got = out.take(len(kinds)) + out.rest()
         keys = sorted(m.delivery_info['routing_key'] for m in got)
@@ -132,11 +132,11 @@ def test_bus_to_bus(mappings, relay, fmt, kinds):
 def test_private_topic_deployment(vhost, mappings, relay):
     """Services send to a topic only the relay reads; the relay puts the
     legacy copy where legacy consumers read, as Nova's switch would."""
-    out = bus.Collector(vhost, 'demo', '#')
+    out = broker.Collector(vhost, 'demo', '#')
     opts = options(vhost, mappings, 'both')
     opts['source']['topics'] = 'legacy_private'
     relay(**opts)
-    producer = bus.Producer(bus.url(vhost), 'demo', topic='legacy_private')
+    producer = broker.Producer(broker.url(vhost), 'demo', topic='legacy_private')
     producer.send('thing.create.end', thing('a'))
     got = out.take(3) + out.rest()
     assert sorted(m.delivery_info['routing_key'] for m in got) == [
@@ -145,13 +145,13 @@ def test_private_topic_deployment(vhost, mappings, relay):
 
 
 def test_dead_letters_keep_the_body_and_say_why(vhost, mappings, relay):
-    dead = bus.Collector(vhost, 'demo', 'notifications_dead_letter.*')
+    dead = broker.Collector(vhost, 'demo', 'notifications_dead_letter.*')
     process = relay(**options(vhost, mappings, 'versioned'))
-    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer = broker.Producer(broker.url(vhost), 'demo')
     producer.send('thing.create.end', dict(id='not-a-uuid', name='x'))
     producer.send('other.event', {'x': 1})
     producer.send('thing.legacy_only', {'x': 1})
-    bus.publish_raw(vhost, 'demo', 'notifications.error', b'{not json')
+    broker.publish_raw(vhost, 'demo', 'notifications.error', b'{not json')
     got = dead.take(4)
     assert len(got) == 4
     for message in got:
@@ -183,9 +183,9 @@ def test_dead_letters_keep_the_body_and_say_why(vhost, mappings, relay):
 
 
 def test_unchanged_updates_are_not_reemitted(vhost, mappings, relay):
-    versioned = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
+    versioned = broker.Collector(vhost, 'demo', 'versioned_notifications.*')
     process = relay(**options(vhost, mappings, 'versioned'))
-    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer = broker.Producer(broker.url(vhost), 'demo')
     for name, state in [('a', 'x'), ('b', 'x'), ('c', 'y'), ('d', 'x')]:
         producer.send('thing.update', thing(name, state=state))
     got = versioned.take(3) + versioned.rest()
@@ -196,7 +196,7 @@ def test_unchanged_updates_are_not_reemitted(vhost, mappings, relay):
 
 
 def test_bad_config_is_refused_with_a_masked_url(tmp_path, mappings):
-    process = bus.RelayProcess(tmp_path, source={
+    process = broker.RelayProcess(tmp_path, source={
         'transport_url': 'kafka://admin:hunter2@127.0.0.1:9092/'},
         relay={'mappings_dir': mappings})
     process.start(ready=False)
@@ -209,16 +209,16 @@ def test_bad_config_is_refused_with_a_masked_url(tmp_path, mappings):
 def test_loop_configuration_is_refused(tmp_path, vhost, mappings):
     opts = options(vhost, mappings)
     opts['target'] = {'versioned_topic': 'notifications'}
-    process = bus.RelayProcess(tmp_path, **opts)
+    process = broker.RelayProcess(tmp_path, **opts)
     process.start(ready=False)
     assert process.proc.wait(30) == 2
     assert 'would consume its own output' in process.log.read_text()
 
 
 def test_unreachable_source_is_retried_with_backoff(tmp_path, mappings):
-    process = bus.RelayProcess(tmp_path, source={
+    process = broker.RelayProcess(tmp_path, source={
         'transport_url': 'rabbit://guest:s3cret@127.0.0.1:%d/'
-        % bus.free_port()}, relay={'mappings_dir': mappings,
+        % broker.free_port()}, relay={'mappings_dir': mappings,
                                   'reconnect_delay_max': 2})
     process.start(ready=False)
 
@@ -227,7 +227,7 @@ def test_unreachable_source_is_retried_with_backoff(tmp_path, mappings):
                           process.log.read_text())
     # counted in the log, not after a fixed time: start-up under load
     # takes seconds of its own
-    bus.wait_for('four retries', lambda: len(delays()) >= 4,
+    broker.wait_for('four retries', lambda: len(delays()) >= 4,
                  log=process.log)
     assert process.get('/healthz')[0] == 200
     status, text = process.get('/readyz')
@@ -248,11 +248,11 @@ def test_sighup_switches_format_under_traffic_exactly(tmp_path, mappings,
     """Every message is relayed in exactly one format: before the switch
     versioned, after it legacy; none twice, none lost."""
     total = 3000
-    with bus.vhost() as source, bus.vhost() as target:
-        out = bus.Collector(target, 'demo', '#')
+    with broker.vhost() as source, broker.vhost() as target:
+        out = broker.Collector(target, 'demo', '#')
         process = relay(**options(source, mappings, 'versioned',
                                   target=target, batch_size=50))
-        producer = bus.Producer(bus.url(source), 'demo')
+        producer = broker.Producer(broker.url(source), 'demo')
         for i in range(total):
             producer.send('thing.create.end', thing('n%d' % i))
             if i == total // 3:
@@ -281,7 +281,7 @@ def test_sighup_switches_format_under_traffic_exactly(tmp_path, mappings,
 
 def test_sighup_with_a_broken_mapping_keeps_the_old_set(vhost, mappings,
                                                         relay):
-    versioned = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
+    versioned = broker.Collector(vhost, 'demo', 'versioned_notifications.*')
     process = relay(**options(vhost, mappings, 'versioned'))
     (mappings / 'demo' / 'broken.yaml').write_text('rules: [\n')
     process.signal(signal.SIGHUP)
@@ -290,7 +290,7 @@ def test_sighup_with_a_broken_mapping_keeps_the_old_set(vhost, mappings,
                          result='failure') < 1:
         assert time.monotonic() < deadline, process.log.read_text()
         time.sleep(0.1)
-    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer = broker.Producer(broker.url(vhost), 'demo')
     producer.send('thing.create.end', thing('still'))
     assert len(versioned.take(1)) == 1
     log = process.log.read_text()
@@ -299,9 +299,9 @@ def test_sighup_with_a_broken_mapping_keeps_the_old_set(vhost, mappings,
 
 def test_sigterm_finishes_in_flight_and_exits_cleanly(vhost, mappings,
                                                       relay):
-    versioned = bus.Collector(vhost, 'demo', 'versioned_notifications.*')
+    versioned = broker.Collector(vhost, 'demo', 'versioned_notifications.*')
     process = relay(**options(vhost, mappings, 'versioned'))
-    producer = bus.Producer(bus.url(vhost), 'demo')
+    producer = broker.Producer(broker.url(vhost), 'demo')
     for i in range(500):
         producer.send('thing.create.end', thing('n%d' % i))
     process.signal(signal.SIGTERM)
@@ -309,7 +309,7 @@ def test_sigterm_finishes_in_flight_and_exits_cleanly(vhost, mappings,
     relayed = len(versioned.take(500, timeout=5))
     # what it did not take stays queued for the next run, unacknowledged
     # work was not dropped: together they are all 500
-    assert relayed + bus.queue_depth(vhost, 'translator') == 500
+    assert relayed + broker.queue_depth(vhost, 'translator') == 500
     assert 'stopped' in process.log.read_text()
 
 
@@ -318,24 +318,24 @@ def private_broker():
     # Not below pytest's tmp_path: the rabbitmq user cannot enter it.
     base = tempfile.mkdtemp(prefix='translator-rabbit-')
     os.chmod(base, 0o755)
-    broker = bus.PrivateBroker(os.path.join(base, 'node')).start()
-    yield broker
-    broker.stop()
+    node = broker.PrivateBroker(os.path.join(base, 'node')).start()
+    yield node
+    node.stop()
     shutil.rmtree(base, ignore_errors=True)
 
 
 def test_target_down_nothing_acknowledged_then_all_delivered(
         private_broker, mappings, relay):
     total = 200
-    with bus.vhost() as source:
+    with broker.vhost() as source:
         target_url = private_broker.url()
-        out = bus.Collector('/', 'demo', '#', port=private_broker.port,
+        out = broker.Collector('/', 'demo', '#', port=private_broker.port,
                             durable=True)
         opts = options(source, mappings, 'versioned', confirm_timeout=2,
                        reconnect_delay_max=1)
         opts['target'] = {'transport_url': target_url}
         process = relay(**opts)
-        producer = bus.Producer(bus.url(source), 'demo')
+        producer = broker.Producer(broker.url(source), 'demo')
         for i in range(total // 2):
             producer.send('thing.create.end', thing('n%d' % i))
         assert len(out.take(total // 2)) == total // 2
@@ -347,10 +347,10 @@ def test_target_down_nothing_acknowledged_then_all_delivered(
         time.sleep(3)
         assert process.metric(
             'translator_messages_acknowledged_total') == acked
-        assert bus.queue_depth(source, 'translator') == total // 2
+        assert broker.queue_depth(source, 'translator') == total // 2
         assert process.get('/readyz')[0] == 503
         private_broker.start_app()
-        out = bus.Collector('/', 'demo', '#', port=private_broker.port,
+        out = broker.Collector('/', 'demo', '#', port=private_broker.port,
                             durable=True, queue=out.queue)
         producer.close()
         process.wait_ready()
@@ -361,14 +361,14 @@ def test_target_down_nothing_acknowledged_then_all_delivered(
                 names.add(versioned_message(message)['payload'][
                     'demo_object.data']['name'])
         assert names == {'n%d' % i for i in range(total // 2, total)}
-        assert bus.queue_depth(source, 'translator') == 0
+        assert broker.queue_depth(source, 'translator') == 0
 
 
 def test_quorum_queue_option(vhost, mappings, relay):
     opts = options(vhost, mappings)
     opts['source']['quorum_queue'] = 'true'
     relay(**opts)
-    listing = bus.ctl('list_queues', '-p', vhost, 'name', 'type',
+    listing = broker.ctl('list_queues', '-p', vhost, 'name', 'type',
                       'durable').stdout
     assert 'translator\tquorum\ttrue' in listing
 
@@ -400,7 +400,7 @@ def nova_consumer(vhost):
     conf = cfg.ConfigOpts()
     conf([], project='translator-tests')
     transport = oslo_messaging.get_notification_transport(
-        conf, url=bus.url(vhost))
+        conf, url=broker.url(vhost))
     listener = oslo_messaging.get_notification_listener(
         transport, [oslo_messaging.Target(topic='versioned_notifications',
                                           exchange='nova')],
@@ -422,10 +422,10 @@ def test_oslo_listener_receives_nova_notifications_as_nova_sends_them(
 
     golden = nova_real()
     with nova_consumer(vhost) as received:
-        relay(source={'transport_url': bus.url(vhost)},
+        relay(source={'transport_url': broker.url(vhost)},
               notifications={'notification_format': 'versioned'})
         legacy = golden['input']
-        producer = bus.Producer(bus.url(vhost), 'nova',
+        producer = broker.Producer(broker.url(vhost), 'nova',
                                 publisher_id=legacy['publisher_id'])
         producer.send(legacy['event_type'], legacy['payload'])
         deadline = time.monotonic() + 30
@@ -457,23 +457,23 @@ def test_oslo_listener_drops_a_redelivered_legacy_message_once_relayed(
     body = envelope.wire_body(legacy)
 
     def consumer_queue(column):
-        rows = bus.ctl('list_queues', '-p', vhost, '--no-table-headers',
+        rows = broker.ctl('list_queues', '-p', vhost, '--no-table-headers',
                        'name', column).stdout.splitlines()
         return int(dict(row.split('\t') for row in rows)[NOVA_CONSUMER])
 
     with nova_consumer(vhost) as received:
-        relay(source={'transport_url': bus.url(vhost)},
+        relay(source={'transport_url': broker.url(vhost)},
               notifications={'notification_format': 'versioned'})
-        witness = bus.Collector(vhost, 'nova', 'versioned_notifications.*')
-        bus.publish_raw(vhost, 'nova', 'notifications.info', body)
-        bus.wait_for('the first copy handled', lambda: (
+        witness = broker.Collector(vhost, 'nova', 'versioned_notifications.*')
+        broker.publish_raw(vhost, 'nova', 'notifications.info', body)
+        broker.wait_for('the first copy handled', lambda: (
             received and consumer_queue('messages') == 0))
         # oslo.messaging knows a unique id once it has acknowledged it
         time.sleep(0.5)
-        bus.publish_raw(vhost, 'nova', 'notifications.info', body)
+        broker.publish_raw(vhost, 'nova', 'notifications.info', body)
         copies = [versioned_message(m) for m in witness.take(2)]
         # a duplicate is dropped unacknowledged, a new one handled
-        bus.wait_for('the second copy taken', lambda: consumer_queue(
+        broker.wait_for('the second copy taken', lambda: consumer_queue(
             'messages_ready') == 0)
         time.sleep(1)
         handled = list(received)

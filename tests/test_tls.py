@@ -7,7 +7,7 @@ import time
 import amqp
 import pytest
 
-from tests import bus
+from tests import broker
 from tests.test_relay import options, thing
 from tests.test_relay import versioned_message
 
@@ -15,7 +15,7 @@ from tests.test_relay import versioned_message
 def tls_connections(node, vhost):
     """(TLS version, client certificate subject) of each connection made
     to the node's TLS port in the vhost."""
-    rows = bus.ctl('list_connections', 'port', 'vhost', 'ssl_protocol',
+    rows = broker.ctl('list_connections', 'port', 'vhost', 'ssl_protocol',
                    'peer_cert_subject', node=node.node).stdout.splitlines()
     return sorted(tuple(row.split('\t')[2:]) for row in rows
                   if row.split('\t')[:2] == [str(node.tls_port), vhost])
@@ -28,15 +28,15 @@ def names(messages):
 
 def test_relay_end_to_end_over_tls(tls_nodes, mappings, relay):  # noqa: F811
     node = tls_nodes.valid
-    with bus.vhost(node=node.node) as vhost:
+    with broker.vhost(node=node.node) as vhost:
         # the services and their consumers use the plaintext port
-        out = bus.Collector(vhost, 'demo', 'versioned_notifications.*',
+        out = broker.Collector(vhost, 'demo', 'versioned_notifications.*',
                             port=node.port)
         opts = options(vhost, mappings, 'versioned')
         opts['source'].update(transport_url=node.tls_url(vhost),
                               **tls_nodes.options())
         relay(**opts)
-        producer = bus.Producer(bus.url(vhost, port=node.port), 'demo')
+        producer = broker.Producer(broker.url(vhost, port=node.port), 'demo')
         for i in range(50):
             producer.send('thing.create.end', thing('t%d' % i))
         assert names(out.take(50)) == sorted('t%d' % i for i in range(50))
@@ -49,13 +49,13 @@ def test_relay_end_to_end_over_tls(tls_nodes, mappings, relay):  # noqa: F811
 def test_plaintext_source_to_tls_target(tls_nodes, mappings,
                                         relay):  # noqa: F811
     node = tls_nodes.valid
-    with bus.vhost() as source, bus.vhost(node=node.node) as target:
-        out = bus.Collector(target, 'demo', '#', port=node.port)
+    with broker.vhost() as source, broker.vhost(node=node.node) as target:
+        out = broker.Collector(target, 'demo', '#', port=node.port)
         opts = options(source, mappings, 'versioned')
         opts['target'] = dict(transport_url=node.tls_url(target),
                               **tls_nodes.options())
         relay(**opts)
-        producer = bus.Producer(bus.url(source), 'demo')
+        producer = broker.Producer(broker.url(source), 'demo')
         for i in range(20):
             producer.send('thing.create.end', thing('t%d' % i))
         assert names(out.take(20)) == sorted('t%d' % i for i in range(20))
@@ -79,7 +79,7 @@ def refusals(nodes):
                      "TLS: broker certificate refused: Hostname mismatch, "
                      "certificate is not valid for 'localhost'"),
         'plaintext port': (
-            bus.url('', port=valid.port), {},
+            broker.url('', port=valid.port), {},
             'TLS handshake failed (WRONG_VERSION_NUMBER): not a TLS port?'),
         'no client certificate': (
             valid.tls_url(), dict(ssl_cert_file='', ssl_key_file=''),
@@ -96,7 +96,7 @@ def test_each_tls_mistake_is_refused_named_and_retried(tls_nodes, mappings,
     processes = {}
     # side by side: each waits for its retries
     for number, (case, (url, overrides, _)) in enumerate(cases.items()):
-        processes[case] = bus.RelayProcess(
+        processes[case] = broker.RelayProcess(
             tmp_path / str(number), relay={'mappings_dir': mappings,
                                            'reconnect_delay_max': 1},
             source=dict(transport_url=url.replace('guest:guest',
@@ -126,17 +126,17 @@ def test_each_tls_mistake_is_refused_named_and_retried(tls_nodes, mappings,
 
 def test_hostname_verification_can_be_turned_off_as_in_oslo(tls_nodes,
                                                             tmp_path):
-    from translator.relay import bus as relay_bus
+    from translator.settings import BusOptions, Endpoint
+    from translator.transports.rabbit import connection
     url = tls_nodes.valid.tls_url(host='localhost')
     options = dict(tls_nodes.options(), ssl=True)
     with pytest.raises(ConnectionError, match='Hostname mismatch'):
-        relay_bus.connect(url, 0, 'test', options=relay_bus.Options(
-            **options))
-    conn = relay_bus.connect(url, 0, 'test', options=relay_bus.Options(
-        ssl_enforce_hostname_verification=False, **options))
+        connection.connect(Endpoint(url, BusOptions(**options)), 0, 'test')
+    conn = connection.connect(Endpoint(url, BusOptions(
+        ssl_enforce_hostname_verification=False, **options)), 0, 'test')
     # the chain is still checked: only the name is not
     assert conn.transport.sock.getpeercert()['subject'] == (
-        (('commonName', bus.HOST),),)
+        (('commonName', broker.HOST),),)
     conn.close()
 
 
@@ -146,7 +146,7 @@ def test_pyamqp_ignores_an_ssl_context(tls_nodes):
     context = ssl.create_default_context(cafile=tls_nodes.certs.ca)
     context.load_cert_chain(tls_nodes.certs.client,
                             tls_nodes.certs.client_key)
-    conn = amqp.Connection(host='%s:%d' % (bus.HOST,
+    conn = amqp.Connection(host='%s:%d' % (broker.HOST,
                                            tls_nodes.valid.tls_port),
                            ssl=context, connect_timeout=10)
     with pytest.raises(ssl.SSLCertVerificationError,

@@ -8,11 +8,11 @@ import subprocess
 import tempfile
 import types
 
-from tests import bus
+from tests import broker
 
 #: What the broker certificates name: the address the tests connect to,
 #: not 'localhost', so that connecting by that name is a hostname mismatch.
-SERVER_NAME = bus.HOST
+SERVER_NAME = broker.HOST
 
 
 def _openssl(*args, cwd):
@@ -65,14 +65,14 @@ def make_certificates(directory):
     return types.SimpleNamespace(**paths)
 
 
-class TLSBroker(bus.PrivateBroker):
+class TLSBroker(broker.PrivateBroker):
     """A node that takes TLS 1.2 only, with a client certificate, on
     ``tls_port``; ``port`` stays plaintext, for producers and collectors."""
 
     def __init__(self, base, certs, certfile, keyfile, plugins=()):
-        self.tls_port = bus.free_port()
+        self.tls_port = broker.free_port()
         super().__init__(base, plugins=plugins, config='\n'.join([
-            'listeners.ssl.default = %s:%d' % (bus.HOST, self.tls_port),
+            'listeners.ssl.default = %s:%d' % (broker.HOST, self.tls_port),
             'ssl_options.cacertfile = %s' % certs.ca,
             'ssl_options.certfile = %s' % certfile,
             'ssl_options.keyfile = %s' % keyfile,
@@ -80,7 +80,7 @@ class TLSBroker(bus.PrivateBroker):
             'ssl_options.fail_if_no_peer_cert = true',
             'ssl_options.versions.1 = tlsv1.2', '']))
 
-    def tls_url(self, vhost='', host=bus.HOST):
+    def tls_url(self, vhost='', host=broker.HOST):
         return 'rabbit://guest:guest@%s:%d/%s' % (host, self.tls_port, vhost)
 
 

@@ -8,7 +8,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 from translator import config
-from translator import translate as translation
+from translator import translation
 from translator.mapping import loader
 
 LOG = log.getLogger(__name__)
@@ -48,7 +48,7 @@ def cmd_translate(conf):
         for path, number, line in _lines(conf.command.files):
             if not line.strip():
                 continue
-            outcome = translator.translate_raw(line)
+            outcome = translator.body_to_versioned(line)
             if outcome.ok:
                 for notification in outcome.notifications:
                     out.write(orjson.dumps(
@@ -89,11 +89,11 @@ def cmd_bench(conf):
         return 2
     corpus = conf.command.corpus or bench.DEFAULT_CORPUS
     if conf.command.what == 'translate':
-        from translator.bench import translation
-        translation.run(translator, corpus, rounds=conf.command.rounds)
+        from translator.bench import translation as translation_bench
+        translation_bench.run(translator, corpus, rounds=conf.command.rounds)
         if conf.command.lines:
             print()
-            translation.run_file(translator.mapping_set.root, corpus,
+            translation_bench.run_file(translator.mapping_set.root, corpus,
                                  conf.command.lines, conf.command.rounds)
         return 0
     from translator.bench import relay
@@ -103,11 +103,11 @@ def cmd_bench(conf):
 
 
 def cmd_relay(conf):
-    from translator import metrics
     from translator.mapping import loader as mapping_loader
-    from translator.relay import service
+    from translator.relay import loop
+    from translator.relay import metrics
     try:
-        relay = service.Relay(conf, metrics.RelayMetrics())
+        relay = loop.Relay(conf, metrics.RelayMetrics())
     except mapping_loader.MappingError as exc:
         LOG.error('relay not started: %s', exc)
         return 2
@@ -133,25 +133,25 @@ def cmd_relay(conf):
 
 
 def cmd_dead_letters(conf):
+    from translator import settings as settings_module
     from translator.mapping import loader as mapping_loader
-    from translator.relay import bus
-    from translator.relay import dead_letters
-    from translator.relay import service
+    from translator.relay import dead_letter_commands as commands
+    from translator.transports import base
     command = conf.command
+    settings = settings_module.Settings.from_conf(conf)
     try:
         if command.action == 'list':
-            return dead_letters.list_dead_letters(
-                service.Settings.from_conf(conf), command.limit)
+            return commands.list_dead_letters(settings, command.limit)
         if command.dry_run:
-            return dead_letters.dry_run(
-                dead_letters.replay_settings(conf), command.limit)
-        return dead_letters.replay(conf, command.limit)
+            return commands.dry_run(commands.replay_settings(conf),
+                                    command.limit)
+        return commands.replay(conf, command.limit)
     except mapping_loader.MappingError as exc:
         print('dead-letters %s: %s' % (command.action, exc),
               file=sys.stderr)
         return 2
-    except (dead_letters.NoQueue, ConnectionError,
-            *bus.CONNECTION_ERRORS) as exc:
+    except (base.StoreMissing, ConnectionError,
+            *settings.target.driver.errors) as exc:
         print('dead-letters %s: %s' % (command.action, exc),
               file=sys.stderr)
         return 1

@@ -136,7 +136,7 @@ metrics_opts = [
 # -- TLS and host order of each bus ------------------------------------
 #
 # The names and meanings of oslo.messaging's [oslo_messaging_rabbit], so
-# that an operator copies them from nova.conf; translator.relay.bus uses
+# that an operator copies them from nova.conf; translator.settings reads
 # them.
 
 #: ssl_version values: the lowest TLS version the relay accepts.

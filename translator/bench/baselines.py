@@ -12,12 +12,15 @@ output exactly as the translator's.
 """
 
 
-def kombu_loop(url, options, exchange, pool, topic, prefetch, stop):
+def kombu_loop(endpoint, exchange, pool, topic, prefetch, stop):
     import kombu
 
-    from translator.relay import bus
+    from translator.transports.rabbit import connection
+    from translator.transports.rabbit import url as urls
+    url = endpoint.url
     # kombu hands these to py-amqp as the relay does
-    sslopts = options.sslopts(bus.parse(url).hosts[0].hostname)
+    sslopts = connection.sslopts(endpoint.options,
+                                 urls.parse(url).hosts[0].hostname)
     # kombu names the transport oslo.messaging calls rabbit:// amqp://.
     url = 'amqp://' + url.partition('://')[2]
     # Publishing on the consuming connection would recurse: py-amqp reads
@@ -47,7 +50,7 @@ def kombu_loop(url, options, exchange, pool, topic, prefetch, stop):
                     pass
 
 
-def oslo_relay(url, options, exchange, pool, topic, prefetch, stop):
+def oslo_relay(endpoint, exchange, pool, topic, prefetch, stop):
     import oslo_messaging
     from oslo_config import cfg
 
@@ -63,14 +66,15 @@ def oslo_relay(url, options, exchange, pool, topic, prefetch, stop):
         conf_file.write('[oslo_messaging_rabbit]\namqp_durable_queues = true'
                         '\nrabbit_qos_prefetch_count = %d'
                         '\nrpc_conn_pool_size = 64\n%s' % (
-                            prefetch, options.config_lines(
+                            prefetch, endpoint.options.config_lines(
                                 'ssl', 'ssl_ca_file', 'ssl_cert_file',
                                 'ssl_key_file')))
         conf_file.flush()
         conf = cfg.ConfigOpts()
         conf(['--config-file', conf_file.name], project='translator-bench')
     oslo_messaging.set_transport_defaults(control_exchange=exchange)
-    transport = oslo_messaging.get_notification_transport(conf, url=url)
+    transport = oslo_messaging.get_notification_transport(
+        conf, url=endpoint.url)
     notifier = oslo_messaging.Notifier(
         transport, publisher_id='bench', driver='messagingv2',
         topics=[topic])

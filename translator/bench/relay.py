@@ -40,7 +40,11 @@ from translator.bench import baselines
 from translator.bench import load_corpus
 from translator.bench import request_context
 from translator.bench import with_context
-from translator.relay import bus
+from translator import secrets
+from translator import settings
+from translator.transports.rabbit import connection
+from translator.transports.rabbit import frames
+from translator.transports.rabbit import url as urls
 
 _POLL = 0.02
 #: The properties of a legacy notification as oslo.messaging (kombu) sends
@@ -52,10 +56,11 @@ AS_SENT = {'content_type': 'application/json', 'content_encoding': 'utf-8',
 class Bench:
     """Names of one run on the bus, and the connection that feeds it."""
 
-    def __init__(self, url, options):
-        self.url = url
-        self.options = options  # TLS, as [source] says
-        self.conn = bus.connect(url, 0, 'bench', options=options)
+    def __init__(self, endpoint):
+        self.endpoint = endpoint  # with TLS, as [source] says
+        self.url = endpoint.url
+        self.options = endpoint.options
+        self.conn = connection.connect(endpoint, 0, 'bench')
         self.channel = self.conn.channel()
         run = uuid.uuid4().hex[:8]
         self.exchange = 'bench-%s' % run
@@ -171,7 +176,7 @@ def _shovel(bench, count, bodies, prefetch, node):
     copy (ack-mode on-confirm). (rate, CPU) or (None, why not)."""
     bench.fresh_queues()
     bench.preload(bodies, count)
-    vhost = bus.parse(bench.url).virtual_host or '/'
+    vhost = urls.parse(bench.url).virtual_host or '/'
     # amqp:// without a host: a direct connection inside the node
     uri = 'amqp:///' + urllib.parse.quote(vhost, safe='')
     ctl = ['rabbitmqctl', '-q'] + (['-n', node] if node else [])
@@ -200,7 +205,7 @@ def _baseline(bench, target, count, bodies, prefetch):
     bench.preload(bodies, count)
     stop = multiprocessing.get_context('spawn').Event()
     process = multiprocessing.get_context('spawn').Process(
-        target=target, args=(bench.url, bench.options, bench.exchange,
+        target=target, args=(bench.endpoint, bench.exchange,
                              bench.pool, bench.topic, prefetch, stop))
     process.start()
     try:
@@ -280,7 +285,7 @@ def _delays(conf, bench, rate, seconds, corpus, workdir):
     spawn = multiprocessing.get_context('spawn')
     ready, stop = spawn.Event(), spawn.Event()
     results, sink_end = spawn.Pipe(duplex=False)
-    sink = spawn.Process(target=_sink, args=(bench.url, bench.options,
+    sink = spawn.Process(target=_sink, args=(bench.endpoint,
                                              bench.sink, total,
                                              ready, stop, sink_end))
     sink.start()
@@ -309,9 +314,9 @@ _TICK = 0.001
 
 
 def _produce(bench, bodies, rate):
-    writes = bus.BatchedWrites()
-    conn = bus.connect(bench.url, 0, 'bench-producer', options=bench.options,
-                       frame_writer=writes.frame_writer)
+    writes = frames.BatchedWrites()
+    conn = connection.connect(bench.endpoint, 0, 'bench-producer',
+                              frame_writer=writes.frame_writer)
     channel = conn.channel()
     placeholder = _PLACEHOLDER.encode()
     start = time.monotonic()
@@ -330,12 +335,12 @@ def _produce(bench, bodies, rate):
     conn.close()
 
 
-def _sink(url, options, queue, total, ready, stop, results):
+def _sink(endpoint, queue, total, ready, stop, results):
     """Sorted delays of the messages arriving on ``queue``, sent to
     ``results``. A process of its own: in the producer's, each arrival
     would wait for the producer's turn at the interpreter lock."""
-    conn = bus.connect(url, 0, 'bench-sink', options=options)
-    reads = bus.ChunkedReads(conn.transport)
+    conn = connection.connect(endpoint, 0, 'bench-sink')
+    reads = frames.ChunkedReads(conn.transport)
     arrivals = []
 
     def received(message):
@@ -344,7 +349,7 @@ def _sink(url, options, queue, total, ready, stop, results):
     ready.set()
     while len(arrivals) < total and not stop.is_set():
         if reads.buffered() or select.select([conn.sock], [], [], 0.2)[0]:
-            bus.drain(conn)
+            frames.drain(conn)
     conn.close()
     results.send(sorted(arrived - _sent_at(body) for arrived, body in
                         arrivals))
@@ -373,7 +378,7 @@ def _broker_pids(url):
     Found by the listening socket of its port: the machine may run other
     nodes, and rabbitmqctl starts short-lived Erlang VMs of the same name.
     """
-    host = bus.parse(url).hosts[0]
+    host = urls.parse(url).hosts[0]
     port = host.port or 5672
     inodes = set()
     for table in ('/proc/net/tcp', '/proc/net/tcp6'):
@@ -479,10 +484,10 @@ def run(conf, translator, corpus_dir, count, soak, broker_node=None,
     # Only messages that give exactly one versioned notification, so that
     # every variant writes one output per input.
     corpus = [(name, raw) for name, raw in load_corpus(corpus_dir)
-              if len(translator.translate_raw(raw).notifications) == 1]
+              if len(translator.body_to_versioned(raw).notifications) == 1]
     bodies = _legacy_bodies(corpus)
     prefetch = conf.relay.prefetch
-    bench = Bench(*bus.endpoint(conf, 'source'))
+    bench = Bench(settings.Endpoint.from_conf(conf, 'source'))
     workdir = tempfile.mkdtemp(prefix='translator-bench-')
     rows = {}
     try:
@@ -514,7 +519,8 @@ def run(conf, translator, corpus_dir, count, soak, broker_node=None,
     print('bus %s, %d distinct legacy messages (golden samples, Nova and '
           'Trove, each with a Nova request context of %d keys), prefetch '
           '%d, batch %d' % (
-              bus.mask_url(bench.url), len(bodies), len(request_context()),
+              secrets.mask_url(bench.url), len(bodies),
+              len(request_context()),
               prefetch, conf.relay.batch_size))
     print('machine: %d cores, Python %s, %s' % (
         os.cpu_count(), platform.python_version(), platform.platform()))

@@ -16,7 +16,7 @@ from translator import envelope
 from translator.bench import load_corpus
 from translator.bench import request_context
 from translator.bench import with_context
-from translator.mapping import compiler
+from translator.mapping import plans
 
 #: The least a translating command does per line: read it, decode the wire
 #: body and its inner message, encode a message, write it.
@@ -48,18 +48,18 @@ def run(translator, corpus_dir, rounds=5, number=2000):
         raise SystemExit('no golden samples under %s' % corpus_dir)
 
     def naive(legacy):
-        return translator.translate(
-            legacy, build=compiler.PayloadPlan.build_primitive)
+        return translator.to_versioned(
+            legacy, build=plans.PayloadPlan.build_primitive)
 
     def wire(raw):
-        outcome = translator.translate_raw(raw)
+        outcome = translator.body_to_versioned(raw)
         return [envelope.wire_body(n) for n in outcome.notifications]
 
     rows = []
     for name, raw in corpus:
         legacy = envelope.parse(raw)
         rows.append((name,
-                     _per_call_us(translator.translate, legacy, rounds,
+                     _per_call_us(translator.to_versioned, legacy, rounds,
                                   number),
                      _per_call_us(naive, legacy, rounds, number // 10),
                      _per_call_us(wire, raw, rounds, number)))

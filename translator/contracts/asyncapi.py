@@ -9,26 +9,13 @@ notification's JSON Schema file beside this document.
 """
 
 import translator
-from translator import config, docs, translate
-from translator.relay import router
+from translator import config, docs
+from translator.relay import dead_letter
 
 FILE = 'asyncapi.json'
 AMQP = '0.3.0'
 _DEFAULTS = {opt.dest: opt.default
              for opt in config.source_opts + config.target_opts}
-#: Header names after router.HEADER_PREFIX, with what each holds; a
-#: header not in ``_OPTIONAL`` is on every dead letter.
-DEAD_LETTER_HEADERS = {
-    'outcome': 'Why it is here: not a notification (malformed), no rule '
-               'for its event type (unmapped), or not fitting its rule '
-               '(invalid).',
-    'reason': 'What and where, e.g. "InstancePayload: field uuid: not a '
-              'UUID: \'x\' (mappings/nova/...)".',
-    'event-type': 'The legacy event type; absent when malformed.',
-    'source-exchange': 'The exchange it was read from.',
-    'source-routing-key': 'The routing key it was read with.',
-}
-_OPTIONAL = ('event-type',)
 
 
 def _wrapped(content, description):
@@ -77,7 +64,8 @@ _ANY_BODY = {'description': (
 
 
 def _other_messages():
-    prefix = router.HEADER_PREFIX
+    prefix = dead_letter.PREFIX
+    headers = dead_letter.HEADERS
     return {
         'legacyCopy': {
             'name': 'legacy', 'title': 'Legacy notification',
@@ -95,17 +83,16 @@ def _other_messages():
             'contentType': 'application/json', 'payload': _ANY_BODY,
             'headers': {
                 'type': 'object',
-                'required': [prefix + name for name in DEAD_LETTER_HEADERS
-                             if name not in _OPTIONAL],
+                'required': [prefix + name for name in headers
+                             if name not in dead_letter.OPTIONAL],
                 'properties': {
                     prefix + 'outcome': {
                         'type': 'string', 'description':
-                        DEAD_LETTER_HEADERS['outcome'],
-                        'enum': [translate.MALFORMED, translate.UNMAPPED,
-                                 translate.INVALID]},
+                        headers['outcome'],
+                        'enum': list(dead_letter.OUTCOMES)},
                     **{prefix + name: {'type': 'string',
                                        'description': text}
-                       for name, text in DEAD_LETTER_HEADERS.items()
+                       for name, text in headers.items()
                        if name != 'outcome'}},
             },
         },

@@ -1,4 +1,5 @@
-"""The relay's reading of a connection, on the real RabbitMQ."""
+"""translator.transports.rabbit.frames: the relay's own reading and
+writing of AMQP frames, on the real RabbitMQ."""
 
 import contextlib
 import select
@@ -8,18 +9,19 @@ import time
 import amqp
 import pytest
 
-from tests import bus as test_bus
-from translator.relay import bus
+from tests import broker
+from translator import settings
+from translator.transports.rabbit import connection
+from translator.transports.rabbit import frames
 
 
-@pytest.fixture
-def vhost():
-    with test_bus.vhost() as name:
-        yield name
+def connect(url, heartbeat, name, **kwargs):
+    return connection.connect(settings.Endpoint(url), heartbeat, name,
+                              **kwargs)
 
 
 def _publish(url, queue, bodies):
-    conn = bus.connect(url, 0, 'test-producer')
+    conn = connect(url, 0, 'test-producer')
     channel = conn.channel()
     channel.queue_declare(queue, durable=False, auto_delete=False)
     for body in bodies:
@@ -31,8 +33,8 @@ def _consume(url, queue, count, settle=0.0):
     """The bodies of ``count`` messages read through ChunkedReads, and the
     sizes of the socket reads it made; ``settle`` seconds pass between
     subscribing and reading, for the deliveries to reach the socket."""
-    conn = bus.connect(url, 0, 'test-consumer')
-    reads = bus.ChunkedReads(conn.transport)
+    conn = connect(url, 0, 'test-consumer')
+    reads = frames.ChunkedReads(conn.transport)
     socket_reads = []
     real_recv = reads._recv
 
@@ -48,14 +50,14 @@ def _consume(url, queue, count, settle=0.0):
     deadline = time.monotonic() + 30
     while len(received) < count and time.monotonic() < deadline:
         if reads.buffered() or select.select([conn.sock], [], [], 1)[0]:
-            bus.drain(conn)
+            frames.drain(conn)
     assert not reads.buffered()
     conn.close()
     return received, socket_reads
 
 
 def test_chunked_reads_deliver_everything_in_order(vhost):
-    url = test_bus.url(vhost)
+    url = broker.url(vhost)
     # several frames per message, some bodies longer than one read
     bodies = [('%04d:' % i).encode() + b'x' * (i * 97 % 70000)
               for i in range(300)]
@@ -65,7 +67,7 @@ def test_chunked_reads_deliver_everything_in_order(vhost):
 
 
 def test_chunked_reads_take_many_frames_per_read(vhost):
-    url = test_bus.url(vhost)
+    url = broker.url(vhost)
     # small enough to sit whole in the socket's receive buffer, so the
     # count of reads does not depend on how fast the broker sends
     bodies = [('%04d:' % i).encode() + b'x' * 50 for i in range(300)]
@@ -77,10 +79,10 @@ def test_chunked_reads_take_many_frames_per_read(vhost):
 
 
 def test_drain_returns_at_once_when_nothing_is_ready(vhost):
-    conn = bus.connect(test_bus.url(vhost), 0, 'test-idle')
-    bus.ChunkedReads(conn.transport)
+    conn = connect(broker.url(vhost), 0, 'test-idle')
+    frames.ChunkedReads(conn.transport)
     started = time.monotonic()
-    bus.drain(conn)
+    frames.drain(conn)
     assert time.monotonic() - started < 0.5
     # the socket is blocking again for py-amqp's own waits
     assert conn.sock.gettimeout() != 0
@@ -91,8 +93,8 @@ def test_drain_returns_at_once_when_nothing_is_ready(vhost):
 def test_publisher_frames_are_py_amqps(vhost, size):
     """The relay's own basic.publish frames, byte for byte what py-amqp
     writes for the same message; and the broker takes them."""
-    writes = bus.BatchedWrites()
-    conn = bus.connect(test_bus.url(vhost), 0, 'test-publisher',
+    writes = frames.BatchedWrites()
+    conn = connect(broker.url(vhost), 0, 'test-publisher',
                        frame_writer=writes.frame_writer)
     channel = conn.channel()
     channel.queue_declare('out', durable=False, auto_delete=False)
@@ -106,12 +108,12 @@ def test_publisher_frames_are_py_amqps(vhost, size):
                      correlation_id='42'),
         exchange='', routing_key='out', mandatory=True)
     ours = []
-    bus.Publisher(channel, ours.append).publish(body, '', 'out', '43')
+    frames.Publisher(channel, ours.append).publish(body, '', 'out', '43')
     assert b''.join(ours) == b''.join(writes._held).replace(b'\x0242',
                                                              b'\x0243')
     writes.flush()
     writes.write(b''.join(ours))
-    got = test_bus.read_queue(vhost, 'out', 2)
+    got = broker.read_queue(vhost, 'out', 2)
     assert [m.body for m in got] == [body.decode()] * 2
     assert [m.properties['correlation_id'] for m in got] == ['42', '43']
     assert got[1].properties['delivery_mode'] == 2
@@ -120,16 +122,16 @@ def test_publisher_frames_are_py_amqps(vhost, size):
 
 def test_deliveries_are_read_whole_from_any_number_of_frames(vhost):
     """Bodies of one frame, exactly a frame, and several frames: taken
-    whole by bus.Deliveries, also while py-amqp waits for a reply; other
+    whole by Deliveries, also while py-amqp waits for a reply; other
     frames still reach py-amqp."""
-    url = test_bus.url(vhost)
+    url = broker.url(vhost)
 
     def consume(count):
         """A connection, its channel and the deliveries it took."""
-        conn = bus.connect(url, 0, 'test-consumer')
+        conn = connect(url, 0, 'test-consumer')
         channel = conn.channel()
         got = []
-        bus.Deliveries(channel, lambda *delivery: got.append(delivery))
+        frames.Deliveries(channel, lambda *delivery: got.append(delivery))
         channel.basic_consume('in')
         # a reply py-amqp waits for, with the deliveries arriving meanwhile
         assert channel.queue_declare('in', passive=True).queue == 'in'
@@ -138,7 +140,7 @@ def test_deliveries_are_read_whole_from_any_number_of_frames(vhost):
             conn.drain_events(timeout=1)
         return conn, channel, got
 
-    probe = bus.connect(url, 0, 'test-frame-max')
+    probe = connect(url, 0, 'test-frame-max')
     chunk = probe.frame_max - 8
     probe.close()
     bodies = [b'{"a": 1}', b'b' * chunk, b'c' * (2 * chunk + 5)]
@@ -158,14 +160,14 @@ def test_deliveries_are_read_whole_from_any_number_of_frames(vhost):
 def test_deliveries_read_here_count_for_heartbeats(vhost):
     """A connection that only receives deliveries is alive: py-amqp
     counts them as read, or it would give up after two heartbeats."""
-    url = test_bus.url(vhost)
+    url = broker.url(vhost)
     _publish(url, 'in', [])
-    conn = bus.connect(url, 1, 'test-consumer')
+    conn = connect(url, 1, 'test-consumer')
     channel = conn.channel()
     got = []
-    bus.Deliveries(channel, lambda *delivery: got.append(delivery))
+    frames.Deliveries(channel, lambda *delivery: got.append(delivery))
     channel.basic_consume('in', no_ack=True)
-    producer = bus.connect(url, 0, 'test-producer')
+    producer = connect(url, 0, 'test-producer')
     out = producer.channel()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:

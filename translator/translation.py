@@ -1,8 +1,10 @@
-"""One legacy notification in, an outcome out: never an exception.
+"""A compiled mapping set, and what one notification becomes through it.
 
-The outcome is ``translated`` (one or more versioned notifications),
-``unmapped`` (no rule matches), ``invalid`` (a rule matched but the input
-cannot satisfy it) or ``malformed`` (the input is not a notification).
+The outcome of a translation is ``translated`` (one or more versioned
+notifications), ``unmapped`` (no rule matches), ``invalid`` (a rule matched
+but the input cannot satisfy it) or ``malformed`` (the input is not a
+notification). ``Translator.body_to_versioned`` gives an outcome for any
+bytes and never raises; ``to_versioned`` takes a parsed notification.
 """
 
 import dataclasses
@@ -11,6 +13,7 @@ import re
 
 from translator import envelope
 from translator.mapping import compiler
+from translator.mapping import plans
 from translator.mapping import loader
 from translator.mapping import rules
 
@@ -27,6 +30,8 @@ class Outcome:
     notifications: list = dataclasses.field(default_factory=list)
     reason: str = ''
     rules: list = dataclasses.field(default_factory=list)
+    #: the notification translated, parsed; None when it is malformed
+    source: envelope.Notification | None = None
 
     @property
     def ok(self):
@@ -102,8 +107,8 @@ class Translator:
                 self._targets_cache[legacy_event_type] = targets
         return targets
 
-    def translate(self, legacy, build=None):
-        """Translate one LegacyNotification.
+    def to_versioned(self, legacy, build=None):
+        """The versioned notifications of one legacy Notification.
 
         ``build(payload_plan, root, ctx)`` makes the payload primitive; the
         default is the compiled hot path, the tests pass the object builder.
@@ -114,7 +119,8 @@ class Translator:
             return Outcome(UNMAPPED, legacy.event_type, reason=(
                 'event type %r is not translated: %s' % (
                     legacy.event_type, why) if why else
-                'no rule matches event type %r' % legacy.event_type))
+                'no rule matches event type %r' % legacy.event_type),
+                source=legacy)
         service, host = _split_publisher(legacy.publisher_id)
         out = []
         for rule, event_type, base_ctx in targets:
@@ -126,22 +132,31 @@ class Translator:
                     payload = rule.payload.primitive(legacy.payload, ctx)
                 else:
                     payload = build(rule.payload, legacy.payload, ctx)
-            except compiler.FieldError as exc:
+            except plans.FieldError as exc:
                 return Outcome(INVALID, legacy.event_type, reason=(
                     '%s: field %s: %s (%s)' % (
                         rule.payload.definition.name, exc.path, exc.reason,
-                        rule.where)), rules=[t[0] for t in targets])
+                        rule.where)), rules=[t[0] for t in targets],
+                    source=legacy)
             out.append(envelope.versioned(
                 legacy, len(out), rule.publisher.format_map(ctx),
                 event_type,
                 rule.output_priority(event_type, legacy.priority), payload))
         return Outcome(TRANSLATED, legacy.event_type, out,
-                       rules=[t[0] for t in targets])
+                       rules=[t[0] for t in targets], source=legacy)
 
-    def translate_raw(self, raw):
-        """Translate the raw bytes of one message, malformed ones too."""
+    def body_to_versioned(self, raw):
+        """The outcome of the raw bytes of one legacy message, whatever
+        they hold: never an exception."""
         try:
             legacy = envelope.parse(raw)
         except envelope.Malformed as exc:
             return Outcome(MALFORMED, None, reason=str(exc))
-        return self.translate(legacy)
+        try:
+            return self.to_versioned(legacy)
+        # A defect of ours must not stop a stream: the message gets an
+        # outcome that names the error, and the stream goes on.
+        except Exception as exc:  # noqa: BLE001
+            return Outcome(INVALID, legacy.event_type,
+                           reason='translation failed: %r' % exc,
+                           source=legacy)

@@ -13,7 +13,8 @@ import wsgiref.simple_server
 import prometheus_client as prom
 
 import translator
-from translator.relay import router
+from translator.relay import dead_letter
+from translator.transports import base
 
 UNKNOWN_EVENT = 'unknown'
 # Translation is microseconds; delivery across buses is milliseconds to
@@ -109,13 +110,12 @@ class RelayMetrics:
         self._known_events = frozenset()
         # Label children, looked up once: labels() costs more than inc().
         self._received = {}
-        self._published = {kind: self.published.labels(kind) for kind in (
-            router.VERSIONED, router.LEGACY, router.DEAD_LETTER)}
+        self._published = {kind: self.published.labels(kind)
+                           for kind in base.KINDS}
         self.unroutable = {kind: unroutable.labels(kind)
                            for kind in self._published}
         self._dead_letters = {reason: self.dead_letters.labels(reason)
-                              for reason in ('malformed', 'unmapped',
-                                             'invalid')}
+                              for reason in dead_letter.OUTCOMES}
 
     def routed(self, exchange, routed, seconds):
         """One delivery translated in ``seconds``, its outputs published."""
@@ -127,8 +127,8 @@ class RelayMetrics:
         received.inc()
         for output in routed.outputs:
             self._published[output.kind].inc()
-            if output.kind == router.DEAD_LETTER:
-                self._dead_letters[output.reason].inc()
+            if output.kind == base.DEAD_LETTER:
+                self._dead_letters[output.outcome].inc()
         if routed.suppressed:
             self.suppressed.inc(routed.suppressed)
 
