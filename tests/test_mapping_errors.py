@@ -578,3 +578,123 @@ def test_captures_as_list_or_map_load(tmp_path, captures):
     mset = loader.load_mapping_set(write_mappings(tmp_path / 'm',
                                                   {'svc/a.yaml': text}))
     assert mset.rules[0].spec['captures']['a']
+
+
+#: A set whose rule is read backwards (reverse).
+REVERSE = '''
+payloads:
+  P:
+    version: "1.0"
+    history: {"1.0": Initial version}
+    fields:
+      id: {type: string, source: id}
+rules:
+  - match: thing.{phase}
+    captures: {phase: [start, end]}
+    event_type: thing.{phase}
+    payload: P
+    reverse: true
+'''
+
+#: (text replaced in REVERSE, its replacement) -> the problems.
+REVERSE_RULES = {
+    'one match pattern': (('match: thing.{phase}',
+                           'match: ["thing.{phase}", "other.{phase}"]'),
+                          '13: rules.0.reverse: a rule read backwards needs '
+                          'one match pattern without globs'),
+    'no globs': (('match: thing.{phase}', 'match: thing*.{phase}'),
+                 '13: rules.0.reverse: a rule read backwards needs one match '
+                 'pattern without globs'),
+    'every capture in the event type': (
+        ('event_type: thing.{phase}', 'event_type: thing.done'),
+        '13: rules.0.reverse: the event type does not name {phase}: the '
+        'legacy one cannot be read back'),
+    'a publisher to read back': (
+        ('payload: P', 'payload: P\n    publisher: svc-api:{host}'),
+        "9: rules.0.legacy_publisher: needed: the publisher "
+        "'svc-api:{host}' names no {service} and {host} to read back"),
+    'legacy publisher names what the publisher gives': (
+        ('payload: P', 'payload: P\n    legacy_publisher: x.{node}'),
+        "13: rules.0.legacy_publisher: {node} is not read from the "
+        "versioned publisher '{publisher_id}'"),
+    'reverse is boolean': (('reverse: true', 'reverse: maybe'),
+                           '13: rules.0.reverse: Not a valid boolean.'),
+    'fallbacks say their key': (
+        ('source: id}', 'source: [id, uuid]}'),
+        '7: payloads.P.fields.id.legacy: read back (a rule with reverse): '
+        'read from id or uuid: say which key it goes back to (legacy.key)'),
+    'extract says how': (
+        ('source: id}', "source: id, extract: '(.*)'}"),
+        '7: payloads.P.fields.id.legacy: read back (a rule with reverse): '
+        'its value is cut out of the legacy one (extract): say how it is '
+        'written back (legacy.format) or omit it (legacy.omit)'),
+    'a date says its form': (
+        ('{type: string, source: id}', '{type: datetime, source: id}'),
+        '7: payloads.P.fields.id.legacy: read back (a rule with reverse): '
+        'a date written back needs its legacy form (legacy.date)'),
+    'a map gives one value each': (
+        ('source: id}', 'source: id, map: {a: x, b: x}}'),
+        '7: payloads.P.fields.id.legacy: read back (a rule with reverse): '
+        'its map gives one value for several legacy ones: say how '
+        '(legacy.format) or omit it'),
+    'omit alone': (('source: id}', 'source: id, legacy: {omit: r, key: '
+                    'x}}'),
+                   '7: payloads.P.fields.id.legacy.omit: excludes every '
+                   'other key'),
+    'options are known': (
+        ('source: id}', "source: id, legacy: {format: '{option.x}'}}"),
+        '7: payloads.P.fields.id.legacy.format: unknown option {option.x}'),
+    'field templates name the value': (
+        ('source: id}', "source: id, legacy: {format: '{id}'}}"),
+        '7: payloads.P.fields.id.legacy.format: unknown name {id}'),
+    'template braces pair': (
+        ('source: id}', "source: id, legacy: {format: 'x{value'}}"),
+        "7: payloads.P.fields.id.legacy.format: braces do not pair in "
+        "'x{value'"),
+    'legacy keys unknown': (('source: id}', 'source: id, legacy: {colour: '
+                             'red}}'),
+                            '7: payloads.P.fields.id.legacy.colour: Unknown '
+                            'field.'),
+    'computed from fields of the class': (
+        ('      id: {type: string, source: id}\n',
+         '      id: {type: string, source: id}\n    legacy:\n'
+         '      total: {sum: [id, size]}\n'),
+        "8: payloads.P.legacy: read back (a rule with reverse): legacy "
+        "total: 'size' is not a field of P"),
+    'computed one way': (
+        ('      id: {type: string, source: id}\n',
+         '      id: {type: string, source: id}\n    legacy:\n'
+         '      total: {sum: [id, id], field: id}\n'),
+        '9: payloads.P.legacy.total.sum: needs exactly one of sum, field, '
+        'format'),
+    'computed templates name fields': (
+        ('      id: {type: string, source: id}\n',
+         '      id: {type: string, source: id}\n    legacy:\n'
+         "      label: {format: '{1x}'}\n"),
+        '9: payloads.P.legacy.label.format: {1x} is not a field name'),
+    'not carried says why': (
+        ('      id: {type: string, source: id}\n',
+         '      id: {type: string, source: id}\n    not_carried:\n'
+         '      serial: [no]\n'),
+        '9: payloads.P.not_carried.serial: Not a valid string.'),
+    'versioned_only match required': (
+        ('reverse: true', 'reverse: true\nversioned_only: [{reason: r}]'),
+        '14: versioned_only.0.match: Missing data for required field.'),
+    'versioned_only reason required': (
+        ('reverse: true', 'reverse: true\nversioned_only: [{match: a}]'),
+        '14: versioned_only.0.reason: Missing data for required field.'),
+}
+
+
+def test_a_rule_read_backwards_loads(tmp_path):
+    mset = loader.load_mapping_set(write_mappings(tmp_path / 'm',
+                                                  {'svc/a.yaml': REVERSE}))
+    assert [r.spec['reverse'] for r in mset.rules] == [True]
+
+
+@pytest.mark.parametrize('edit,expected', REVERSE_RULES.values(),
+                         ids=REVERSE_RULES)
+def test_reverse_rules(tmp_path, edit, expected):
+    text = REVERSE.replace(*edit)
+    assert text != REVERSE
+    assert problems_of(tmp_path, text) == _listed(expected)

@@ -1,4 +1,5 @@
-"""Nova 34 judges the translation of what Nova 34 itself sends.
+"""Nova 34 judges the translation of what Nova 34 itself sends, in both
+directions.
 
 tests/nova_real/emit.py (in .venv-nova) calls Nova's own emitting
 functions with notification_format = both and hands back each legacy
@@ -68,3 +69,43 @@ def test_a_lost_value_is_a_difference_and_cannot_be_excused(pairs, tmp_path):
     result = judges.compare_nova(pairs, excuses, mappings)
     assert result['different'] == []
     assert {p for _, p, _ in result['false_excuses']} == {'display_name'}
+
+
+def test_novas_versioned_read_back_equals_its_own_legacy_twin(pairs):
+    """Versioned to legacy: every key of Nova's legacy twin that the
+    versioned payload carries is equal (dates to the second, in Nova's
+    form for that field); every other is listed as not carried by the
+    mapping; nothing is written that Nova's twin lacks, but for the
+    excused extras."""
+    result = judges.compare_nova_reverse(pairs)
+    assert result['untranslated'] == []
+    assert result['different'] == []
+    assert result['invented'] == []
+    assert result['equal'] > 2000
+    print(judges.nova_reverse_report(result, pairs))
+
+
+def test_every_key_listed_as_not_carried_is_needed(pairs):
+    result = judges.compare_nova_reverse(pairs)
+    t = judges.translation.Translator.from_directory(MAPPINGS)
+    listed = {path for rule in t.reverse_index.rules
+              for path, _ in rule.writer.not_carried()}
+    assert listed == result['used_not_carried']
+    assert set(judges.NOVA_REVERSE_EXTRAS) == result['used_extras']
+
+
+@pytest.mark.parametrize('old,new,paths', [
+    ('legacy: {key: instance_type}', "legacy: {omit: 'pretend'}",
+     {'instance_type', 'new_instance_type'}),
+    ("legacy: {date: '%Y-%m-%d %H:%M:%S+00:00'}",
+     "legacy: {date: '%Y-%m-%dT%H:%M:%S'}", {'created_at'}),
+])
+def test_a_value_lost_or_misformed_read_back_is_a_difference(
+        pairs, tmp_path, old, new, paths):
+    copy = tmp_path / 'mappings'
+    shutil.copytree(MAPPINGS, copy)
+    for name in ('instance.yaml', 'flavor.yaml'):
+        target = copy / 'nova' / name
+        target.write_text(target.read_text().replace(old, new))
+    result = judges.compare_nova_reverse(pairs, mappings=copy)
+    assert {p for _, p, _, _ in result['different']} == paths

@@ -14,7 +14,7 @@ import re
 from marshmallow import fields, validate
 
 from translator import config
-from translator.mapping import loader, spec
+from translator.mapping import loader, reverse, spec
 
 LANGUAGE_FILE = 'mapping-language.rst'
 EXAMPLE = pathlib.PurePath('trove', 'instance.yaml')
@@ -177,7 +177,87 @@ def _field_row(name, field, first_version):
             field.get('doc', '')]
 
 
-def _payload_section(pdef):
+def _reverse_rule_row(mapping_set, ruledef):
+    rule = ruledef.spec
+    pdef = mapping_set.payload(rule['namespace'], rule['payload'])
+    return ['``%s``' % rule['event_type'], _legacy(rule),
+            '``%s``' % (rule.get('legacy_publisher') or (
+                '{publisher_id}' if rule['publisher'] == '{publisher_id}'
+                else '{service}.{host}')),
+            '``%s``' % pdef.name]
+
+
+def read_back(mapping_set):
+    """(namespace, name) of every payload class that rules with
+    ``reverse`` read back, nested classes included."""
+    found = set()
+
+    def walk(namespace, name):
+        if (namespace, name) in found:
+            return
+        found.add((namespace, name))
+        for field in mapping_set.payload(namespace, name).fields.values():
+            if 'class_' in field:
+                walk(namespace, field['class_'])
+    for ruledef in mapping_set.rules:
+        if ruledef.spec['reverse']:
+            walk(ruledef.spec['namespace'], ruledef.spec['payload'])
+    return found
+
+
+def _written_back(name, field):
+    """(legacy key, how) of one field read back, or None if nothing is
+    written for it."""
+    kind, where = reverse._how(field)
+    legacy = field.get('legacy', {})
+    if kind == reverse.SKIP:
+        return None
+    if kind == reverse.OMIT:
+        return '-', 'not written: %s' % legacy['omit']
+    if kind == reverse.MERGE:
+        return '(the keys of ``%s``)' % field['class_'], 'at the top level'
+    if kind == reverse.COMPOSED:
+        return _literals(sorted(where.values())), ', '.join(
+            '``%s`` from its ``%s``' % (key, part)
+            for part, key in where.items())
+    how = []
+    if 'date' in legacy:
+        how.append('dates as ``%s``' % legacy['date'])
+    if 'empty' in legacy:
+        how.append("null, 0 or '' as ``%s``" % json.dumps(legacy['empty']))
+    if legacy.get('skip_null'):
+        how.append('left out when null')
+    if 'format' in legacy:
+        how.append('as ' + ' or '.join('``%s``' % t
+                                       for t in legacy['format']))
+    if 'map' in field:
+        how.append('the value map inverted')
+    return '``%s``' % where, '; '.join(how) or 'as it is'
+
+
+def _read_back_section(pdef):
+    rows = []
+    for name, field in pdef.fields.items():
+        written = _written_back(name, field)
+        if written is not None:
+            rows.append([written[0], '``%s``' % name, written[1]])
+    for key, value in pdef.legacy.items():
+        how = ('sum of ' + _literals(value['sum']) if 'sum' in value else
+               'copy of ``%s``' % value['field'] if 'field' in value else
+               ' or '.join('``%s``' % t for t in value['format']))
+        if 'empty' in value:
+            how += "; null, 0 or '' as ``%s``" % json.dumps(value['empty'])
+        rows.append(['``%s``' % key, '-', [how, value.get('doc', '')]])
+    lines = ['Read back into legacy payloads:', ''] + _list_table(
+        ['Legacy key', 'Field', 'How'], rows)
+    if pdef.not_carried:
+        lines += ['Legacy keys not carried, left out:', ''] + _list_table(
+            ['Legacy key', 'Why'], [['``%s``' % key, why] for key, why in
+                                    pdef.not_carried.items()])
+    return lines
+
+
+def _payload_section(pdef, read_back_too=False):
     lines = _heading(pdef.name, '~')
     if pdef.doc:
         lines += [pdef.doc, '']
@@ -185,10 +265,11 @@ def _payload_section(pdef):
               ':Version: %s' % pdef.version, ':History:', '']
     lines += ['  * %s: %s' % item for item in pdef.history.items()] + ['']
     first = pdef.first_version
-    return lines + _list_table(
+    lines += _list_table(
         ['Field', 'Type', 'Nullable', 'Source', 'Since', 'Description'],
         [_field_row(name, field, first)
          for name, field in pdef.fields.items()])
+    return lines + (_read_back_section(pdef) if read_back_too else [])
 
 
 def render_events(mapping_set, service):
@@ -209,10 +290,25 @@ def render_events(mapping_set, service):
         ['Legacy event type', 'Reason'],
         [[_literals(globs), reason]
          for globs, reason, file in mapping_set.untranslated if ours(file)])
+    backwards = [r for r in mapping_set.rules
+                 if ours(r.file) and r.spec['reverse']]
+    if backwards:
+        lines += _heading('Versioned events read back into legacy ones',
+                          '-') + _list_table(
+            ['Versioned event type', 'Legacy event type', 'Legacy publisher',
+             'Payload'],
+            [_reverse_rule_row(mapping_set, r) for r in backwards])
+        lines += _heading('Versioned events without a legacy form',
+                          '-') + _list_table(
+            ['Versioned event type', 'Reason'],
+            [[_literals(globs), reason]
+             for globs, reason, file in mapping_set.versioned_only
+             if ours(file)])
+    read = read_back(mapping_set)
     lines += _heading('Payload classes', '-')
-    for pdef in mapping_set.payloads.values():
+    for key, pdef in mapping_set.payloads.items():
         if ours(pdef.file):
-            lines += _payload_section(pdef)
+            lines += _payload_section(pdef, key in read)
     return '\n'.join(lines).rstrip('\n') + '\n'
 
 

@@ -104,6 +104,7 @@ def mapping_fingerprint_data(cls):
     A change of where a field comes from changes what consumers read, so
     it needs a version bump as much as a change of the field's type.
     """
-    rules = {name: {k: v for k, v in fspec.items() if k != 'doc'}
+    rules = {name: {k: v for k, v in fspec.items()
+                    if k not in ('doc', 'legacy')}
              for name, fspec in cls.mapping.fields.items()}
     return (json.dumps(rules, sort_keys=True, default=repr),)

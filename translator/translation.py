@@ -1,10 +1,13 @@
-"""A compiled mapping set, and what one notification becomes through it.
+"""A compiled mapping set, and what one notification becomes through it,
+legacy to versioned or versioned to legacy.
 
-The outcome of a translation is ``translated`` (one or more versioned
-notifications), ``unmapped`` (no rule matches), ``invalid`` (a rule matched
-but the input cannot satisfy it) or ``malformed`` (the input is not a
-notification). ``Translator.body_to_versioned`` gives an outcome for any
-bytes and never raises; ``to_versioned`` takes a parsed notification.
+The outcome of a translation is ``translated`` (the notifications of the
+other format), ``unmapped`` (no rule matches), ``invalid`` (a rule matched
+but the input cannot satisfy it), ``malformed`` (the input is not a
+notification) or ``skipped`` (it has no form in the other format, by
+design: a versioned event Nova never sent as legacy). ``body_to_versioned``
+and ``body_to_legacy`` give an outcome for any bytes and never raise;
+``to_versioned`` and ``to_legacy`` take a parsed notification.
 """
 
 import dataclasses
@@ -15,12 +18,14 @@ from translator import envelope
 from translator.mapping import compiler
 from translator.mapping import plans
 from translator.mapping import loader
+from translator.mapping import reverse
 from translator.mapping import rules
 
 TRANSLATED = 'translated'
 UNMAPPED = 'unmapped'
 INVALID = 'invalid'
 MALFORMED = 'malformed'
+SKIPPED = 'skipped'
 
 
 @dataclasses.dataclass
@@ -57,7 +62,9 @@ def _split_publisher(publisher_id):
 class Translator:
     """A compiled mapping set, ready to translate."""
 
-    def __init__(self, mapping_set):
+    def __init__(self, mapping_set, legacy_options=None):
+        """``legacy_options``: what legacy templates read as
+        ``{option.<name>}`` (the relay's ``[legacy]`` options)."""
         self.mapping_set = mapping_set
         self.payloads = compiler.compile_payloads(
             mapping_set, lambda: self.registry.classes)
@@ -65,6 +72,12 @@ class Translator:
             [rules.RulePlan(r, self.payloads[(r.spec['namespace'],
                                               r.spec['payload'])])
              for r in mapping_set.rules], mapping_set.untranslated)
+        writer = reverse.writers(mapping_set, legacy_options or {})
+        self.reverse_index = rules.ReverseIndex(
+            [rules.ReverseRule(plan, writer(plan.spec['namespace'],
+                                            plan.spec['payload']))
+             for plan in self.index.rules if plan.spec['reverse']],
+            mapping_set.versioned_only)
         self._targets_cache = {}
 
     @functools.cached_property
@@ -86,8 +99,8 @@ class Translator:
         return frozenset(names)
 
     @classmethod
-    def from_directory(cls, path):
-        return cls(loader.load_mapping_set(path))
+    def from_directory(cls, path, legacy_options=None):
+        return cls(loader.load_mapping_set(path), legacy_options)
 
     def _targets(self, legacy_event_type):
         """[(rule, versioned event type, context)] for an event type.
@@ -145,18 +158,84 @@ class Translator:
         return Outcome(TRANSLATED, legacy.event_type, out,
                        rules=[t[0] for t in targets], source=legacy)
 
+    def to_legacy(self, versioned):
+        """The legacy notification of one versioned Notification."""
+        event_type = versioned.event_type
+        found = self.reverse_index.matches(event_type)
+        if not found:
+            why = self.reverse_index.why_versioned_only(event_type)
+            if why:
+                return Outcome(SKIPPED, event_type, reason=(
+                    'event type %r has no legacy form: %s' % (
+                        event_type, why)), source=versioned)
+            return Outcome(UNMAPPED, event_type, reason=(
+                'no rule reads event type %r back into a legacy one'
+                % event_type), source=versioned)
+        name = _class_name(versioned.payload)
+        for rule, legacy_event_type in found:
+            if rule.payload_name == name:
+                break
+        else:
+            return Outcome(INVALID, event_type, reason=(
+                'payload class %r, where %s reads back %s' % (
+                    name, found[0][0].where, found[0][0].payload_name)),
+                source=versioned)
+        data = versioned.payload.get(rule.writer.data_key)
+        publisher = rule.legacy_publisher(versioned.publisher_id)
+        if not isinstance(data, dict) or publisher is None:
+            return Outcome(INVALID, event_type, reason=(
+                'no %s in the payload (%s)' % (rule.writer.data_key,
+                                               rule.where)
+                if publisher else 'publisher %r is not %r (%s)' % (
+                    versioned.publisher_id,
+                    rule.forward.publisher, rule.where)),
+                rules=[rule], source=versioned)
+        payload = {}
+        try:
+            rule.writer.write(data, payload)
+        except reverse.ReverseError as exc:
+            return Outcome(INVALID, event_type, reason=(
+                '%s: field %s: %s (%s)' % (rule.payload_name, exc.path,
+                                           exc.reason, rule.where)),
+                rules=[rule], source=versioned)
+        return Outcome(TRANSLATED, event_type, [{
+            'message_id': envelope.derived_id(versioned.message_id, 0),
+            'publisher_id': publisher,
+            'event_type': legacy_event_type,
+            'priority': versioned.priority,
+            'payload': payload,
+            'timestamp': versioned.timestamp,
+        }], rules=[rule], source=versioned)
+
     def body_to_versioned(self, raw):
         """The outcome of the raw bytes of one legacy message, whatever
         they hold: never an exception."""
+        return self._from_body(raw, self.to_versioned)
+
+    def body_to_legacy(self, raw):
+        """The outcome of the raw bytes of one versioned message, whatever
+        they hold: never an exception."""
+        return self._from_body(raw, self.to_legacy)
+
+    @staticmethod
+    def _from_body(raw, translate):
         try:
-            legacy = envelope.parse(raw)
+            notification = envelope.parse(raw)
         except envelope.Malformed as exc:
             return Outcome(MALFORMED, None, reason=str(exc))
         try:
-            return self.to_versioned(legacy)
+            return translate(notification)
         # A defect of ours must not stop a stream: the message gets an
         # outcome that names the error, and the stream goes on.
         except Exception as exc:  # noqa: BLE001
-            return Outcome(INVALID, legacy.event_type,
+            return Outcome(INVALID, notification.event_type,
                            reason='translation failed: %r' % exc,
-                           source=legacy)
+                           source=notification)
+
+
+def _class_name(payload):
+    """The name of a serialised payload class (``nova_object.name``)."""
+    for key, value in payload.items():
+        if key.endswith('_object.name'):
+            return value
+    return None

@@ -16,6 +16,7 @@ import string
 import yaml
 from marshmallow import ValidationError
 
+from translator.mapping import reverse
 from translator.mapping import spec
 
 
@@ -50,6 +51,13 @@ class PayloadDef:
     fields: dict  # field name -> validated field spec, `extends` resolved
     file: str
     doc: str = ''
+    #: versioned to legacy, `extends` resolved: legacy key -> computed value
+    legacy: dict = dataclasses.field(default_factory=dict)
+    #: legacy key -> why the versioned payload does not carry it
+    not_carried: dict = dataclasses.field(default_factory=dict)
+    #: the class it extends, and the fields it declares itself
+    extends: str | None = None
+    own_fields: frozenset = frozenset()
 
     @property
     def first_version(self):
@@ -70,6 +78,7 @@ class MappingSet:
     payloads: dict  # (namespace, name) -> PayloadDef
     rules: list
     untranslated: list  # (globs, reason, file)
+    versioned_only: list = dataclasses.field(default_factory=list)
 
     def payload(self, namespace, name):
         return self.payloads[(namespace, name)]
@@ -198,6 +207,7 @@ def _resolve_extends(payloads):
             return resolved[key]
         pdef, raw, where = payloads[key]
         fields = {}
+        legacy, not_carried = {}, {}
         parent = raw.get('extends')
         if parent is not None:
             pkey = (key[0], parent)
@@ -208,9 +218,16 @@ def _resolve_extends(payloads):
                 where(('extends',), 'circular extends: %s' % ' -> '.join(
                     n for _, n in chain + (pkey,)))
             else:
-                fields.update(resolve(pkey, chain + (pkey,)).fields)
+                inherited = resolve(pkey, chain + (pkey,))
+                fields.update(inherited.fields)
+                legacy.update(inherited.legacy)
+                not_carried.update(inherited.not_carried)
         fields.update(raw['fields_'])
-        pdef.fields = fields
+        legacy.update(raw.get('legacy', {}))
+        not_carried.update(raw.get('not_carried', {}))
+        pdef.fields, pdef.legacy, pdef.not_carried = (fields, legacy,
+                                                      not_carried)
+        pdef.extends, pdef.own_fields = parent, frozenset(raw['fields_'])
         resolved[key] = pdef
         return pdef
 
@@ -250,7 +267,7 @@ RESERVED_NAMES = frozenset(s[1:] for s in spec.ENVELOPE_SOURCES) | {
     'service', 'host', 'publisher_id', 'context', 'message'}
 
 
-def _check_rule(rule, index, namespaces, payloads, where):
+def _check_rule(rule, index, namespaces, payloads, where, reported):
     loc = ('rules', index)
     captures = set()
     for pattern in rule['match']:
@@ -274,6 +291,10 @@ def _check_rule(rule, index, namespaces, payloads, where):
         where(loc + ('payload',), 'unknown payload class %r'
               % rule['payload'])
         return
+    if rule['reverse']:
+        _check_reverse(rule, loc, captures, payloads[(matches[0],
+                                                      rule['payload'])],
+                       payloads, where, reported)
     watch = rule.get('watch')
     if watch:
         pdef = payloads[(matches[0], rule['payload'])]
@@ -281,6 +302,55 @@ def _check_rule(rule, index, namespaces, payloads, where):
             if fname not in pdef.fields:
                 where(loc + ('watch',), '%r is not a field of %s'
                       % (fname, rule['payload']))
+
+
+def _check_reverse(rule, loc, captures, pdef, payloads, where, reported):
+    """A rule read backwards needs an event type and a publisher that can
+    be read back, and a payload class whose every field can: what a class
+    lacks goes into ``reported`` as ((namespace, class), field, why), once
+    however many rules read it back."""
+    patterns = rule['match']
+    if len(patterns) != 1 or any(c in patterns[0] for c in '*?['):
+        where(loc + ('reverse',), 'a rule read backwards needs one match '
+              'pattern without globs')
+    missing = captures - _template_names(rule['event_type'])
+    if missing:
+        where(loc + ('reverse',), 'the event type does not name {%s}: the '
+              'legacy one cannot be read back' % '}, {'.join(sorted(missing)))
+    published = _template_names(rule['publisher'])
+    if 'legacy_publisher' in rule:
+        try:
+            unknown = (_template_names(rule['legacy_publisher'])
+                       - published)
+        except ValueError as exc:
+            where(loc + ('legacy_publisher',), 'not a template: %s' % exc)
+            unknown = set()
+        for name in sorted(unknown):
+            where(loc + ('legacy_publisher',), '{%s} is not read from the '
+                  'versioned publisher %r' % (name, rule['publisher']))
+    elif not {'service', 'host'} <= published and published != {
+            'publisher_id'}:
+        where(loc + ('legacy_publisher',), 'needed: the publisher %r names '
+              'no {service} and {host} to read back' % rule['publisher'])
+    for name, why in reverse.problems(
+            pdef, lambda nested: payloads[(pdef.namespace, nested)]):
+        owner, field = _declaring(name, pdef, payloads)
+        reported.add(((owner.namespace, owner.name), field, why))
+
+
+def _declaring(name, pdef, payloads):
+    """(class, path below it) of the class that declares a field, dotted
+    through nested classes; (pdef, None) for the class itself."""
+    if name is None:
+        return pdef, None
+    head, _, rest = name.partition('.')
+    while pdef.extends and head not in pdef.own_fields:
+        pdef = payloads[(pdef.namespace, pdef.extends)]
+    if rest:
+        return _declaring(rest, payloads[(pdef.namespace,
+                                          pdef.fields[head]['class_'])],
+                          payloads)
+    return pdef, head
 
 
 def load_mapping_set(root):
@@ -321,25 +391,34 @@ def load_mapping_set(root):
         loaded.append((display, data, default_ns, where))
     _resolve_extends(payloads)
     defs = {key: value[0] for key, value in payloads.items()}
+    reported = set()
     namespaces = sorted({ns for ns, _ in defs})
     rules = []
     untranslated = []
+    versioned_only = []
     for display, data, default_ns, where in loaded:
         untranslated += [(u['match'], u['reason'], display)
                          for u in data['untranslated']]
+        versioned_only += [(u['match'], u['reason'], display)
+                           for u in data['versioned_only']]
         for pdef in (p for p in defs.values() if p.file == display):
             _check_payload(pdef, defs, where)
         for index, rule in enumerate(data['rules']):
             # A rule names a class of its own file's namespace first.
             order = [default_ns] + [n for n in namespaces if n != default_ns]
-            _check_rule(rule, index, order, defs, where)
+            _check_rule(rule, index, order, defs, where, reported)
             rules.append(RuleDef(dict(rule, namespace=next(
                 (n for n in order if (n, rule['payload']) in defs),
                 default_ns)), display, index))
+    for owner, field, why in sorted(reported,
+                                    key=lambda r: (r[0], r[1] or '', r[2])):
+        payloads[owner][2](
+            ('fields', field, 'legacy') if field else ('legacy',),
+            'read back (a rule with reverse): %s' % why)
     if not files:
         problems.append(Problem(str(root), None, (), 'no *.yaml mapping '
                                 'files found'))
     if problems:
         raise MappingError(problems)
     return MappingSet(str(root), [str(f) for f in files], defs, rules,
-                      untranslated)
+                      untranslated, versioned_only)

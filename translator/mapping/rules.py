@@ -29,6 +29,18 @@ def _pattern_regex(pattern, captures):
     return re.compile('^' + ''.join(parts) + '$')
 
 
+def _template_regex(template):
+    """A publisher template to a regex reading its names back; a name
+    takes any text (host names have dots), the first possible split."""
+    parts, pos = [], 0
+    for found in _CAPTURE_RE.finditer(template):
+        parts.append(re.escape(template[pos:found.start()]))
+        parts.append('(?P<%s>.+?)' % found.group(1))
+        pos = found.end()
+    parts.append(re.escape(template[pos:]))
+    return re.compile('^' + ''.join(parts) + '$')
+
+
 def _glob_regex(text):
     out = []
     for char in text:
@@ -133,4 +145,74 @@ class RuleIndex:
                 break
         if len(self._cache) < CACHE_SIZE:
             self._cache[legacy_event_type] = found
+        return found
+
+
+class ReverseRule:
+    """One rule read backwards: a versioned event type and publisher in,
+    the legacy ones out."""
+
+    def __init__(self, rule_plan, writer):
+        spec = rule_plan.spec
+        self.forward = rule_plan
+        self.writer = writer
+        self.payload_name = spec['payload']
+        self.where = rule_plan.where
+        captures = spec.get('captures', {})
+        # a capture's versioned values, and the legacy value of each
+        self._legacy_values = {
+            name: ({v: k for k, v in allowed.items()}
+                   if isinstance(allowed, dict) else {v: v for v in allowed})
+            for name, allowed in captures.items()}
+        outputs = {name: list(values)
+                   for name, values in self._legacy_values.items()}
+        self._event = _pattern_regex(spec['event_type'], outputs)
+        self._legacy_event = spec['match'][0]
+        self._publisher = _template_regex(spec['publisher'])
+        publisher_names = set(_CAPTURE_RE.findall(spec['publisher']))
+        self._legacy_publisher = spec.get('legacy_publisher') or (
+            '{publisher_id}' if publisher_names == {'publisher_id'}
+            else '{service}.{host}')
+
+    def legacy_event_type(self, versioned_event_type):
+        """The legacy event type, or None if the rule does not read this
+        one back."""
+        found = self._event.match(versioned_event_type)
+        if found is None:
+            return None
+        names = {name: self._legacy_values.get(name, {}).get(value, value)
+                 for name, value in found.groupdict().items()}
+        return self._legacy_event.format_map(names)
+
+    def legacy_publisher(self, versioned_publisher):
+        """The legacy publisher, or None if the versioned one does not fit
+        the rule's publisher template."""
+        found = self._publisher.match(versioned_publisher)
+        if found is None:
+            return None
+        return self._legacy_publisher.format_map(found.groupdict())
+
+
+class ReverseIndex:
+    """The rules read backwards, in order, and the versioned event types
+    that have no legacy form."""
+
+    def __init__(self, reverse_rules, versioned_only=()):
+        self.rules = list(reverse_rules)
+        self._versioned_only = [(glob_matcher(globs), reason)
+                                for globs, reason, _ in versioned_only]
+
+    def why_versioned_only(self, versioned_event_type):
+        for matches, reason in self._versioned_only:
+            if matches(versioned_event_type):
+                return reason
+        return None
+
+    def matches(self, versioned_event_type):
+        """[(reverse rule, legacy event type)] that read it back."""
+        found = []
+        for rule in self.rules:
+            legacy = rule.legacy_event_type(versioned_event_type)
+            if legacy is not None:
+                found.append((rule, legacy))
         return found

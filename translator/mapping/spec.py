@@ -110,6 +110,98 @@ class _Condition(fields.Dict):
                          **kwargs)
 
 
+#: Names a ``legacy`` template may read, ``{option.<name>}``: the options of
+#: the relay's ``[legacy]`` group.
+LEGACY_OPTIONS = ('image_url',)
+_TEMPLATE_RE = r'\{([^{}]*)\}'
+
+
+class _Templates(_StringOrList):
+    """A template, or a list of fallbacks: the first whose names all have
+    a value is used."""
+
+
+class LegacyFieldSchema(_Strict):
+    """How a field is written back into a legacy payload (versioned to
+    legacy); without it, a field read from one plain payload path is
+    written back there as it is."""
+
+    key = fields.String(metadata={'description': (
+        'Dotted path of the legacy payload key to write (default: the '
+        'source path). Needed where the source is not one plain path '
+        '(fallbacks, `extract`).')})
+    date = fields.String(metadata={'description': (
+        'For `datetime` fields: the legacy form, as a strftime format '
+        "(`'%Y-%m-%dT%H:%M:%S.%f'`); for `object` fields: the form of "
+        "the nested class's dates. Required for a datetime written back.")})
+    empty = fields.Raw(allow_none=True, metadata={'description': (
+        "What the legacy payload holds when the value is null, 0 or '' "
+        "(Nova writes `''` for an unset date, task state or progress).")})
+    format = _Templates(metadata={'description': (
+        'The legacy text, from a template: `{value}` is the value, '
+        '`{option.<name>}` an option of the `[legacy]` group (' +
+        ', '.join('`%s`' % o for o in LEGACY_OPTIONS) + ').')})
+    skip_null = fields.Boolean(metadata={'description': (
+        'Left out when the value is null: the legacy payload has the key '
+        'only when there is a value.')})
+    omit = fields.String(metadata={'description': (
+        'Not written back, and why: the legacy payload never held this '
+        'fact under the name read (defaults of facts legacy events lack), '
+        'or cannot be given it faithfully.')})
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        if 'omit' in data and len(data) > 1:
+            raise ValidationError('excludes every other key', 'omit')
+        for template in data.get('format', ()):
+            _check_template(template, {'value'}, 'format')
+
+
+def _check_template(template, names, key):
+    """``names``: what it may name besides ``{option.<name>}``; None:
+    any field, dotted for a nested one."""
+    if template.count('{') != template.count('}'):
+        raise ValidationError('braces do not pair in %r' % template, key)
+    for name in re.findall(_TEMPLATE_RE, template):
+        if name.startswith('option.'):
+            if name[len('option.'):] not in LEGACY_OPTIONS:
+                raise ValidationError('unknown option {%s}' % name, key)
+        elif names is None:
+            if not re.match(r'^%s(\.%s)*$' % (IDENTIFIER_RE[1:-1],
+                                                 IDENTIFIER_RE[1:-1]), name):
+                raise ValidationError('{%s} is not a field name' % name,
+                                      key)
+        elif name not in names:
+            raise ValidationError('unknown name {%s}' % name, key)
+
+
+class LegacyValueSchema(_Strict):
+    """A legacy payload key computed from several fields of the class
+    (versioned to legacy)."""
+
+    sum = fields.List(fields.String(), validate=validate.Length(min=2),
+                      metadata={'description': (
+                          'Fields of the class whose sum it is; null when '
+                          'one is null.')})
+    field = fields.String(metadata={'description': (
+        'A field of the class (dotted for a nested one) it copies.')})
+    format = _Templates(metadata={'description': (
+        'A template of fields of the class (`{name}`, dotted for nested '
+        'ones) and `{option.<name>}`.')})
+    empty = fields.Raw(allow_none=True, metadata={'description': (
+        "What it holds when the value is null, 0 or ''.")})
+    doc = fields.String(metadata={'description': 'What it holds.'})
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        given = {'sum', 'field', 'format'} & data.keys()
+        if len(given) != 1:
+            raise ValidationError('needs exactly one of sum, field, format',
+                                  'sum')
+        for template in data.get('format', ()):
+            _check_template(template, None, 'format')
+
+
 class FieldSchema(_Strict):
     type = fields.String(
         required=True, validate=validate.OneOf(list(FIELD_TYPES)),
@@ -182,6 +274,10 @@ class FieldSchema(_Strict):
         'value: the target has the field but the mapping cannot render it '
         'faithfully, and leaving it out would say something false. '
         'Without a value the field is null, or absent with `present_if`.')})
+    legacy = fields.Nested(LegacyFieldSchema, metadata={'description': (
+        'How the field is written back into a legacy payload, where its '
+        'class is read back from versioned notifications (rules with '
+        '`reverse`).')})
     doc = fields.String(metadata={'description': 'What the field holds.'})
 
     @validates_schema
@@ -291,6 +387,17 @@ class PayloadSchema(_Strict):
             validate=validate.Regexp(IDENTIFIER_RE)),
         values=fields.Nested(FieldSchema), required=True,
         metadata={'description': 'Field name to field rule.'})
+    legacy = fields.Dict(
+        keys=fields.String(), values=fields.Nested(LegacyValueSchema),
+        metadata={'description': (
+            'Versioned to legacy: legacy payload keys (dotted paths) that no '
+            'one field gives, computed from several.')})
+    not_carried = fields.Dict(
+        keys=fields.String(), values=fields.String(),
+        metadata={'description': (
+            'Versioned to legacy: legacy payload keys (dotted paths) that '
+            'the versioned payload does not carry, with the reason. They '
+            'are left out, never invented.')})
 
     @validates_schema
     def _check(self, data, **kwargs):
@@ -338,6 +445,17 @@ class RuleSchema(_Strict):
     watch = fields.Nested(WatchSchema, metadata={'description': (
         'Emit only when one of these fields changed since the last '
         'notification for the same identity (the relay remembers).')})
+    reverse = fields.Boolean(load_default=False, metadata={'description': (
+        'The service also sends these versioned notifications itself: the '
+        'relay reads them back into legacy ones (`notification_format`). '
+        'The legacy event type is the match pattern with the captures '
+        'read from the versioned one, so the rule needs one pattern '
+        'without globs whose captures the event type all names.')})
+    legacy_publisher = fields.String(metadata={'description': (
+        'With `reverse`: the legacy publisher template (`{service}`, '
+        '`{host}` read from the versioned publisher with `publisher`). '
+        "Default `{service}.{host}`; needed where `publisher` names no "
+        '`{service}`.')})
     continue_ = fields.Boolean(data_key='continue', load_default=False,
                                metadata={'description': (
                                    'Keep matching later rules after this '
@@ -357,6 +475,14 @@ class RuleSchema(_Strict):
                 raise ValidationError({name: [
                     'must be a list of strings or a map of strings']},
                     'captures')
+
+
+class VersionedOnlySchema(_Strict):
+    match = _StringOrList(required=True, metadata={
+        'description': 'Versioned event types (exact names or globs).'})
+    reason = fields.String(required=True, metadata={
+        'description': 'Why there is no legacy form; a versioned '
+                       'notification of these makes no legacy one.'})
 
 
 class UntranslatedSchema(_Strict):
@@ -385,3 +511,8 @@ class MappingFileSchema(_Strict):
                                load_default=list, metadata={'description': (
                                    'Legacy event types deliberately left '
                                    'untranslated, with the reason.')})
+    versioned_only = fields.List(
+        fields.Nested(VersionedOnlySchema), load_default=list,
+        metadata={'description': (
+            'Versioned event types the service sends that have no legacy '
+            'form (nothing to read back), with the reason.')})
