@@ -40,11 +40,18 @@ MAPPING = ['tests/test_mapping_errors.py', 'tests/test_mapping_language.py',
            'tests/test_nova_real.py', 'tests/test_nova_emitters.py']
 METRICS = ['tests/test_metrics.py', 'tests/test_deploy.py',
            'tests/test_relay.py']
+SWITCHBOARD = ['tests/test_twins.py', 'tests/test_fleet.py',
+               'tests/test_relay.py']
+REVERSE = ['tests/test_reverse.py', 'tests/test_mapping_errors.py',
+           'tests/test_nova_emitters.py', 'tests/test_ceilometer.py',
+           'tests/test_cli.py']
 
 S = 'translator/relay/loop.py'
 LE = 'translator/relay/ledger.py'
 CH = 'translator/relay/changes.py'
 R = 'translator/relay/router.py'
+TW = 'translator/relay/twins.py'
+RV = 'translator/mapping/reverse.py'
 DL = 'translator/relay/dead_letter.py'
 T = 'translator/transports/rabbit/target.py'
 Q = 'translator/transports/rabbit/dead_letter_queue.py'
@@ -65,8 +72,12 @@ E = 'translator/secrets.py'
 #: name: (file, text, replacement, tests)
 MUTANTS = {
     # -- at least once
-    'ack-before-confirm': (LE, "self.waiting[tag].unconfirmed += 1", "pass",
-                           RELAY),
+    'ack-before-confirm': (
+        LE, "self.waiting[tag].unconfirmed += 1\n        self.sent[seq]",
+        "self.sent[seq]", RELAY),
+    'held-acknowledged-before-decided': (
+        LE, "        self.waiting[tag].unconfirmed += 1\n\n    def release",
+        "        pass\n\n    def release", RELAY),
     'nack-ignored': (S, "        refused = 0\n", "        return\n", RELAY),
     'no-confirm-timeout': (
         S, "raise _Stalled('no confirm", "print('no confirm", RELAY),
@@ -117,14 +128,36 @@ MUTANTS = {
     'versioned-secrets-kept': (
         R, "context = secrets.redact_context(outcome.source.context())",
         "context = outcome.source.context()", RELAY),
-    'legacy-copy-twice-on-same-bus': (
-        R, "s.same_bus and topic == s.legacy_topic", "False", RELAY),
+    'copy-twice-on-same-bus': (
+        R, "(s.same_bus and topic == place)", "False", RELAY),
     'priority-lost-in-routing-key': (
-        R, "notification['priority'].lower()", "'info'", RELAY),
+        R, "                    self.settings.versioned_topic,\n"
+        "                    notification['priority'].lower()),",
+        "                    self.settings.versioned_topic, 'info'),",
+        RELAY),
     'no-unique-id': (
-        R, "message = dict(notification, _unique_id=notification[\n"
-        "                'message_id'].replace('-', ''))",
-        "message = notification", RELAY),
+        R, "    return envelope.wire_body(dict(notification, _unique_id="
+        "notification[\n        'message_id'].replace('-', '')), context)",
+        "    return envelope.wire_body(notification, context)", RELAY),
+    # -- the switchboard
+    'own-outputs-relayed': (R, "        if delivery.own:\n", "        if False:\n",
+                            SWITCHBOARD),
+    'never-held-for-a-twin': (
+        TW, "                else self.hold_unknown):\n            return HOLD",
+        "                else self.hold_unknown):\n            pass",
+        SWITCHBOARD),
+    'twin-does-not-release': (
+        TW, "            return RELEASED, entry.held", "            pass",
+        SWITCHBOARD),
+    'host-stays-versioned-after-a-wait': (
+        TW, "                self._host_seen(host, None)",
+        "                pass", SWITCHBOARD),
+    'late-copy-passed-on': (
+        R, "        return [], None if copy else fmt",
+        "        return copy, None if copy else fmt", SWITCHBOARD),
+    'duplicate-uncounted': (
+        M, "            self._duplicates[routed.duplicate].inc()",
+        "            pass", SWITCHBOARD),
     'unchanged-update-emitted-again': (
         S, "                changes.remember(memo)\n",
         "                pass\n", RELAY),
@@ -154,8 +187,7 @@ MUTANTS = {
         P, "            if now >= window.ends:", "            if False:",
         RELAY),
     'replay-sends-legacy-copies': (
-        D, "source=settings.target, notification_format='versioned',",
-        "source=settings.target,", RELAY),
+        R, "if self._replaying or (s.same_bus", "if (s.same_bus", RELAY),
     'list-takes-the-dead-letters': (
         SO, "                queue, callback=self._message)",
         "                queue, callback=self._message, no_ack=True)",
@@ -212,14 +244,39 @@ MUTANTS = {
     'reject-rule-unchecked': (
         SP, "        if 'reject' in data and ('source' not in data",
         "        if False and ('source' not in data", MAPPING),
+    # -- versioned to legacy
+    'reverse-map-not-inverted': (
+        RV, "                    value = inverse.get(value, value)",
+        "                    pass", REVERSE),
+    'reverse-date-form-ignored': (
+        RV, "                    value = _legacy_date(value, date)",
+        "                    pass", REVERSE),
+    'reverse-empty-ignored': (
+        RV, "            if empty_given and _is_empty(value):\n"
+        "                _put(out, key, empty)",
+        "            if False:\n                _put(out, key, empty)",
+        REVERSE),
+    'reverse-null-written-anyway': (
+        RV, "                if not skip_null:\n", "                if True:\n",
+        REVERSE),
+    'reverse-merge-dropped': (
+        RV, "                out.update(one(value))", "                pass",
+        REVERSE),
+    'reverse-sum-wrong': (
+        RV, "                          else sum(parts))",
+        "                          else parts[0])", REVERSE),
+    'reverse-fallbacks-unchecked': (
+        RV, "        if len(paths) > 1:\n            raise NotReversible(",
+        "        if False:\n            raise NotReversible(", REVERSE),
     # -- metrics
     'dead-letter-reasons-uncounted': (
         M, "                self._dead_letters[output.outcome].inc()",
         "                pass", METRICS),
     'event-type-label-unbounded': (
-        M, "        if event_type in self._known_events or outcome.ok:",
+        M, "        if event_type in self._known_events or (\n"
+        "                routed.outcome is not None and routed.outcome.ok):",
         "        if True:", METRICS),
-    'suppressed-uncounted': (M, "            self.suppressed.inc(routed.suppressed)",
+    'suppressed-uncounted': (M, "            self.suppressed.inc(suppressed)",
                              "            pass", METRICS),
     'queue-depth-never-polled': (
         S, "            self.metrics.queue_depth.set(source.depth())",

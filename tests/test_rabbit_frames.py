@@ -105,7 +105,7 @@ def test_publisher_frames_are_py_amqps(vhost, size):
     channel.basic_publish(
         amqp.Message(body, content_type='application/json',
                      content_encoding='utf-8', delivery_mode=2,
-                     correlation_id='42'),
+                     correlation_id='42', app_id='translator'),
         exchange='', routing_key='out', mandatory=True)
     ours = []
     frames.Publisher(channel, ours.append).publish(body, '', 'out', '43')
@@ -116,6 +116,7 @@ def test_publisher_frames_are_py_amqps(vhost, size):
     got = broker.read_queue(vhost, 'out', 2)
     assert [m.body for m in got] == [body.decode()] * 2
     assert [m.properties['correlation_id'] for m in got] == ['42', '43']
+    assert [m.properties['app_id'] for m in got] == ['translator'] * 2
     assert got[1].properties['delivery_mode'] == 2
     conn.close()
 
@@ -146,12 +147,12 @@ def test_deliveries_are_read_whole_from_any_number_of_frames(vhost):
     bodies = [b'{"a": 1}', b'b' * chunk, b'c' * (2 * chunk + 5)]
     _publish(url, 'in', bodies)
     conn, _, got = consume(len(bodies))
-    assert got == [(tag, '', 'in', body, False)
+    assert got == [(tag, '', 'in', body, False, False)
                    for tag, body in enumerate(bodies, 1)]
     conn.close()
     # not acknowledged: the broker delivers them again, and says so
     conn, channel, again = consume(len(bodies))
-    assert again == [(tag, '', 'in', body, True)
+    assert again == [(tag, '', 'in', body, True, False)
                      for tag, body in enumerate(bodies, 1)]
     channel.basic_ack(3, multiple=True)
     conn.close()

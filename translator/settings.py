@@ -116,7 +116,9 @@ class Settings:
     same_bus: bool
     exchanges: tuple
     topics: tuple
+    versioned_topics: tuple
     pool: str
+    single_active_consumer: bool
     quorum_queue: bool
     durable_exchanges: bool
     notification_format: str
@@ -133,7 +135,10 @@ class Settings:
     reconnect_delay_max: float
     heartbeat: int
     watch_cache_size: int
+    twin_wait: float
     problem_log_interval: float
+    #: what legacy templates read as {option.<name>}: the [legacy] group
+    legacy_options: dict
 
     @classmethod
     def from_conf(cls, conf):
@@ -143,7 +148,8 @@ class Settings:
                     and source.driver.same_bus(source.url, target.url))
         settings = cls(
             source, target, same_bus, tuple(conf.source.exchanges),
-            tuple(conf.source.topics), conf.source.pool,
+            tuple(conf.source.topics), tuple(conf.source.versioned_topics),
+            conf.source.pool, conf.source.single_active_consumer,
             conf.source.quorum_queue, conf.source.durable_exchanges,
             conf.notifications.notification_format,
             conf.target.versioned_topic, conf.target.legacy_topic,
@@ -152,7 +158,9 @@ class Settings:
             conf.relay.mappings_dir, conf.relay.prefetch,
             conf.relay.batch_size, conf.relay.confirm_timeout,
             conf.relay.reconnect_delay_max, conf.relay.heartbeat,
-            conf.relay.watch_cache_size, conf.relay.problem_log_interval)
+            conf.relay.watch_cache_size, conf.relay.twin_wait,
+            conf.relay.problem_log_interval,
+            {name: conf.legacy[name] or None for name in conf.legacy})
         settings.check()
         return settings
 
@@ -160,24 +168,60 @@ class Settings:
         if not self.exchanges or not self.topics:
             raise ConfigError('[source] exchanges and topics must not be '
                               'empty')
+        both = set(self.topics) & set(self.versioned_topics)
+        if both:
+            raise ConfigError('[source] topics and versioned_topics both '
+                              'name %s: a topic carries one format'
+                              % ', '.join(sorted(both)))
         if self.same_bus:
-            # The relay's queue would receive its own output, forever.
-            for option in ('versioned_topic', 'dead_letter_topic'):
-                if getattr(self, option) in self.topics:
+            # The relay would take its own output for a service's. What it
+            # publishes where services' versioned notifications are read
+            # is marked as its own and passed over.
+            for option, sources in (
+                    ('versioned_topic', 'topics'),
+                    ('dead_letter_topic', 'topics'),
+                    ('dead_letter_topic', 'versioned_topics'),
+                    ('legacy_topic', 'versioned_topics')):
+                if getattr(self, option) in getattr(self, sources):
                     raise ConfigError(
-                        '[target] %s %r is one of the [source] topics on the '
+                        '[target] %s %r is one of the [source] %s on the '
                         'same bus: the relay would consume its own output'
-                        % (option, getattr(self, option)))
+                        % (option, getattr(self, option), sources))
+            # Where the relay reads its own outputs back, its pool takes
+            # them even when no consumer's queue does: the broker would
+            # not return them, and they would be dropped as its own.
+            reads_back = (
+                (self.wants_versioned
+                 and self.versioned_topic in self.versioned_topics)
+                or (self.wants_legacy and self.versioned_topics
+                    and self.legacy_topic in self.topics))
+            if reads_back and not self.declare_default_queues:
+                raise ConfigError(
+                    '[target] declare_default_queues = false, while the '
+                    'relay reads back what it publishes on the same bus '
+                    '([source] versioned_topics): an output no consumer '
+                    'queue takes would reach only the relay\'s pool and '
+                    'be lost. Declare the default queues, or set [source] '
+                    'versioned_topics to none')
 
     #: What is set up when a connection opens (queues, bindings, qos).
     CONNECTION_FIELDS = (
-        'source', 'target', 'exchanges', 'topics', 'pool', 'quorum_queue',
+        'source', 'target', 'exchanges', 'topics', 'versioned_topics',
+        'pool', 'single_active_consumer', 'quorum_queue',
         'durable_exchanges', 'dead_letter_topic', 'dead_letter_queue',
         'declare_default_queues', 'prefetch', 'heartbeat')
 
     def needs_reconnect(self, other):
         return any(getattr(self, name) != getattr(other, name)
                    for name in self.CONNECTION_FIELDS)
+
+    @property
+    def wants_versioned(self):
+        return self.notification_format != 'unversioned'
+
+    @property
+    def wants_legacy(self):
+        return self.notification_format != 'versioned'
 
     def masked(self, text):
         """``text`` with the transport URLs in it masked."""

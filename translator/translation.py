@@ -47,7 +47,7 @@ _PUBLISHER_RE = re.compile(r'([^.:]*)[.:](.*)', re.S)
 _publishers = {}  # publisher id -> (service, host)
 
 
-def _split_publisher(publisher_id):
+def split_publisher(publisher_id):
     """``compute.host1`` or ``nova-compute:host1`` -> (service, host); a
     bus has a few hundred publishers: each is split once."""
     split = _publishers.get(publisher_id)
@@ -79,6 +79,7 @@ class Translator:
              for plan in self.index.rules if plan.spec['reverse']],
             mapping_set.versioned_only)
         self._targets_cache = {}
+        self._versioned_known = {}
 
     @functools.cached_property
     def registry(self):
@@ -101,6 +102,23 @@ class Translator:
     @classmethod
     def from_directory(cls, path, legacy_options=None):
         return cls(loader.load_mapping_set(path), legacy_options)
+
+    def knows_versioned(self, event_type):
+        """Whether a rule reads a versioned event type back, or the set
+        says it has no legacy form (bounded, for labels)."""
+        known = self._versioned_known.get(event_type)
+        if known is None:
+            known = bool(self.reverse_index.matches(event_type)
+                         or self.reverse_index.why_versioned_only(event_type))
+            if len(self._versioned_known) < rules.CACHE_SIZE:
+                self._versioned_known[event_type] = known
+        return known
+
+    def versioned_event_type(self, legacy_event_type):
+        """The versioned event type of the first rule that matches, or
+        None."""
+        targets = self._targets(legacy_event_type)
+        return targets[0][1] if targets else None
 
     def _targets(self, legacy_event_type):
         """[(rule, versioned event type, context)] for an event type.
@@ -134,7 +152,7 @@ class Translator:
                     legacy.event_type, why) if why else
                 'no rule matches event type %r' % legacy.event_type),
                 source=legacy)
-        service, host = _split_publisher(legacy.publisher_id)
+        service, host = split_publisher(legacy.publisher_id)
         out = []
         for rule, event_type, base_ctx in targets:
             ctx = dict(base_ctx, publisher_id=legacy.publisher_id,

@@ -60,7 +60,9 @@ _ANY_BODY = {'description': (
     "Whatever the service sent, byte for byte: usually a messagingv2 "
     "body whose oslo.message is a legacy notification (event_type, "
     "payload, publisher_id, priority, message_id, timestamp, "
-    "_context_*). It need not be JSON at all.")}
+    "_context_*). It need not be JSON at all. A legacy notification the "
+    "relay made of a versioned one is such a messagingv2 body, with "
+    "_unique_id and the request context, its secrets masked.")}
 
 
 def _other_messages():
@@ -69,7 +71,8 @@ def _other_messages():
     return {
         'legacyCopy': {
             'name': 'legacy', 'title': 'Legacy notification',
-            'summary': 'The legacy notification the relay read.',
+            'summary': 'A legacy notification: the service\'s own, or '
+                       'made of its versioned one.',
             'contentType': 'application/json', 'payload': _ANY_BODY,
         },
         'deadLetter': {
@@ -101,11 +104,15 @@ def _other_messages():
 
 _KINDS = (
     ('versioned', 'versioned_topic', 'Versioned notifications, as the '
-     'service would send them natively. The relay declares the queue '
-     '{topic}.<priority> bound to the routing key on its first publish, '
-     'as oslo.messaging\'s Notifier does.'),
-    ('legacy', 'legacy_topic', 'Copies of the legacy notifications, sent '
-     'only when the relay reads them from another topic or bus.'),
+     'service would send them natively: translated from its legacy ones, '
+     'or its own, copied when the relay reads them from another topic or '
+     'bus. The relay declares the queue {topic}.<priority> bound to the '
+     'routing key on its first publish, as oslo.messaging\'s Notifier '
+     'does. Each event once, whatever the service sent.'),
+    ('legacy', 'legacy_topic', 'Legacy notifications: the services\' own, '
+     'copied when the relay reads them from another topic or bus, or made '
+     'of the versioned ones of a service that sent no legacy one. Each '
+     'event once, whatever the service sent.'),
     ('deadLetter', 'dead_letter_topic', 'Messages that cannot be '
      'translated. The queue {queue} (durable) is bound to {topic}.* on '
      'every exchange before the relay consumes anything.'),

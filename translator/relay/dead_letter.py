@@ -33,8 +33,9 @@ OPTIONAL = ('event-type',)
 OUTCOMES = (translation.MALFORMED, translation.UNMAPPED, translation.INVALID)
 
 
-def make(delivery, outcome, topic, priority):
-    """The dead letter of a delivery whose translation failed: an Output."""
+def make(delivery, origin, outcome, topic, priority):
+    """The dead letter of a delivery whose translation failed: an Output;
+    ``origin``: the delivery's format."""
     headers = {
         PREFIX + 'outcome': outcome.kind,
         PREFIX + 'reason': outcome.reason,
@@ -43,7 +44,7 @@ def make(delivery, outcome, topic, priority):
     }
     if outcome.event_type:
         headers[PREFIX + 'event-type'] = outcome.event_type
-    return base.Output(base.DEAD_LETTER, delivery.exchange,
+    return base.Output(base.DEAD_LETTER, origin, delivery.exchange,
                        '%s.%s' % (topic, priority),
                        secrets.redacted_body(delivery.body), headers, None,
                        outcome.kind)

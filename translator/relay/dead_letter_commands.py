@@ -89,17 +89,20 @@ def list_dead_letters(settings, limit, out=sys.stdout):
 
 def replay_settings(conf, limit=None):
     """The relay's settings for a replay: from the dead-letter store on the
-    target bus, versioned only (the legacy copy went out the first time)."""
+    target bus, each dead letter made into the other format (it became one
+    because the relay had to make that; its copy went out the first
+    time)."""
     settings = settings_module.Settings.from_conf(conf)
     return dataclasses.replace(
-        settings, source=settings.target, notification_format='versioned',
+        settings, source=settings.target, notification_format='both',
         prefetch=min(settings.prefetch, limit or settings.prefetch))
 
 
 def dry_run(settings, limit, out=sys.stdout):
-    translator = translation.Translator.from_directory(settings.mappings_dir)
-    route = router.Router(settings, translator,
-                          changes.ChangeFilter(0)).route
+    translator = translation.Translator.from_directory(
+        settings.mappings_dir, settings.legacy_options)
+    route = router.Router(settings, translator, changes.ChangeFilter(0),
+                          replaying=True).route
     tally = Tally()
 
     def try_one(delivery):
@@ -126,7 +129,8 @@ class Replay:
         self.relay = loop.Relay(
             conf, metrics.RelayMetrics(),
             settings_of=lambda conf: replay_settings(conf, limit),
-            open_source=self._open_source, on_routed=self.tally.add_routed)
+            open_source=self._open_source, on_routed=self.tally.add_routed,
+            replaying=True)
         self.received = 0
         self._last_delivery = None
         self._progress = progress

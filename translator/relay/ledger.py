@@ -6,7 +6,8 @@ import time
 
 
 class _Waiting:
-    """A source message whose outputs are not all confirmed."""
+    """A source message whose outputs are not all confirmed (a decision
+    still to come counts as one)."""
     __slots__ = ('unconfirmed', 'timestamp')
 
     def __init__(self, timestamp):
@@ -38,6 +39,16 @@ class Ledger:
 
     def open(self, tag, timestamp):
         self.waiting[tag] = _Waiting(timestamp)
+
+    def hold(self, tag):
+        """The source message's outputs are not all decided yet."""
+        self.waiting[tag].unconfirmed += 1
+
+    def release(self, tag):
+        """They are now (and published, if any)."""
+        waiting = self.waiting.get(tag)
+        if waiting is not None:
+            waiting.unconfirmed -= 1
 
     def expect(self, tag, seq, memo, kind):
         self.waiting[tag].unconfirmed += 1

@@ -20,6 +20,7 @@ from oslo_log import log as logging
 from translator import settings as settings_module
 from translator import translation
 from translator.relay import changes as changes_module
+from translator.relay import dead_letter
 from translator.relay import ledger as ledger_module
 from translator.relay import metrics as metrics_module
 from translator.relay import problem_log
@@ -64,12 +65,13 @@ class Relay:
     """
 
     def __init__(self, conf, metrics, settings_of=None, open_source=None,
-                 on_routed=None):
+                 on_routed=None, replaying=False):
         self.conf = conf
         self.metrics = metrics
         self._settings_of = settings_of or settings_module.Settings.from_conf
         self._open_source = open_source
         self._on_routed = on_routed
+        self._replaying = replaying
         self.settings = self._settings_of(conf)
         self.router = self._router(self.settings)
         _freeze_heap()
@@ -89,10 +91,11 @@ class Relay:
 
     def _router(self, settings):
         translator = translation.Translator.from_directory(
-            settings.mappings_dir)
+            settings.mappings_dir, settings.legacy_options)
         changes = changes_module.ChangeFilter(settings.watch_cache_size)
         self.metrics.loaded(settings, translator)
-        return router.Router(settings, translator, changes)
+        return router.Router(settings, translator, changes,
+                             replaying=self._replaying)
 
     def reload(self):
         """SIGHUP: new config and mappings, or keep the old ones."""
@@ -107,7 +110,10 @@ class Relay:
                       'mappings stay in force: %s', exc)
             self.metrics.reloads.labels('failure').inc()
             return
-        new.changes = self.router.changes  # what was emitted stays true
+        # what was emitted, and what is known of the publishers, stays true
+        new.changes, new.twins = self.router.changes, self.router.twins
+        new.twins.wait = settings.twin_wait
+        new.twins.hold_unknown = router.holds_unknown(settings)
         reconnect = settings.needs_reconnect(self.settings)
         self.settings, self.router = settings, new
         self.problems.interval = settings.problem_log_interval
@@ -185,7 +191,7 @@ class Relay:
             self.metrics.connected.labels(side).set(0)
         # Unacknowledged deliveries go back to the queue with the channel.
         self.ledger = ledger_module.Ledger()
-        self.router.changes.connection_lost()
+        self.router.connection_lost()
         self.pending.clear()
         self._held = None
         self.metrics.in_flight.set(0)
@@ -319,14 +325,14 @@ class Relay:
     def _step(self):
         source, target = self.source, self.target
         held = [source.buffered(), target.buffered()]
-        wait = 0 if self.pending or any(held) else _IDLE_WAIT
+        wait = 0 if self.pending or any(held) else self._idle_wait()
         readable, _, _ = select.select([source, target], [], [], wait)
         for side, buffered in zip((source, target), held):
             if buffered or side in readable:
                 side.pump()
         if self._held:
             raise _Held(self._held)
-        if self.pending:
+        if self.pending or self._twins_due():
             self._publish_batch()
         self._acknowledge()
         now = time.monotonic()
@@ -341,30 +347,59 @@ class Relay:
         source.tick()
         target.tick()
 
+    def _idle_wait(self):
+        """How long select() may wait: until the first held notification
+        is due, at most _IDLE_WAIT."""
+        due = self.router.twins.next_deadline()
+        if due is None:
+            return _IDLE_WAIT
+        return min(_IDLE_WAIT, max(0.0, due - time.monotonic()))
+
+    def _twins_due(self):
+        due = self.router.twins.next_deadline()
+        return due is not None and due <= time.monotonic()
+
     def _publish_batch(self):
         self.target.hold()
         try:
             self._publish_some(self.router.route, self.metrics)
+            self._publish_expired()
         finally:
             self.target.flush()
         self.metrics.in_flight.set(len(self.ledger) + len(self.pending))
+        self.metrics.held.set(len(self.router.twins))
+
+    def _publish(self, tag, outputs):
+        publish = self.target.publish
+        for output in outputs:
+            seq = publish(output)
+            self.ledger.expect(tag, seq, output.remember, output.kind)
+            if output.kind == base.DEAD_LETTER:
+                self.problems.report(
+                    logging.INFO, 'dead letter (%s)' % output.outcome,
+                    output.headers[dead_letter.PREFIX + 'reason'])
+
+    def _publish_expired(self):
+        """What the relay makes of the legacy notifications whose twin did
+        not come in time."""
+        for held, outputs, suppressed in self.router.expired():
+            self._publish(held.tag, outputs)
+            self.ledger.release(held.tag)
+            self.metrics.made_after_wait(outputs, suppressed)
 
     def _publish_some(self, route, metrics):
-        publish = self.target.publish
+        ledger = self.ledger
         for _ in range(min(len(self.pending), self.settings.batch_size)):
             delivery = self.pending.popleft()
             started = time.perf_counter()
             routed = route(delivery)
             seconds = time.perf_counter() - started
-            self.ledger.open(delivery.tag, routed.timestamp)
-            if routed.outcome is not None and not routed.outcome.ok:
-                self.problems.report(
-                    logging.INFO, 'dead letter (%s)' % routed.outcome.kind,
-                    routed.outcome.reason)
-            for output in routed.outputs:
-                seq = publish(output)
-                self.ledger.expect(delivery.tag, seq, output.remember,
-                                   output.kind)
+            ledger.open(delivery.tag, routed.timestamp)
+            if routed.held:
+                ledger.hold(delivery.tag)
+            elif routed.released is not None:
+                ledger.release(routed.released.tag)
+            self._publish(delivery.tag, routed.outputs)
             metrics.routed(delivery.exchange, routed, seconds)
             if self._on_routed is not None:
                 self._on_routed(routed)

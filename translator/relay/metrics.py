@@ -29,12 +29,34 @@ class RelayMetrics:
         self.registry = registry or prom.CollectorRegistry()
         r = self.registry
         self.received = prom.Counter(
-            'translator_messages_received', 'Legacy messages received.',
-            ['exchange', 'event_type'], registry=r)
+            'translator_messages_received',
+            "Messages received from services, by their format ('legacy' "
+            "or 'versioned').", ['exchange', 'format', 'event_type'],
+            registry=r)
         self.published = prom.Counter(
             'translator_messages_published',
-            'Messages published on the target bus, by kind.',
-            ['kind'], registry=r)
+            'Messages published on the target bus, by kind and by the '
+            'format of the message each comes from (origin): a copy where '
+            'the two are one, else a translation.',
+            ['kind', 'origin'], registry=r)
+        self.duplicates = prom.Counter(
+            'translator_duplicates',
+            'Events the target bus now carries twice in one format: the '
+            "relay made the notification before the service's own came "
+            '(README: the switchboard).', ['format'], registry=r)
+        self.own_outputs = prom.Counter(
+            'translator_own_outputs',
+            "A translator's outputs read back from the source (published "
+            "where services' notifications are read), passed over.",
+            registry=r)
+        self.held = prom.Gauge(
+            'translator_held_messages',
+            'Legacy notifications waiting for their versioned twin.',
+            registry=r)
+        self.twin_waits_expired = prom.Counter(
+            'translator_twin_waits_expired',
+            'Legacy notifications whose versioned twin did not come within '
+            'twin_wait: the relay made the versioned one.', registry=r)
         self.dead_letters = prom.Counter(
             'translator_dead_letters', 'Messages dead-lettered, by reason.',
             ['reason'], registry=r)
@@ -65,8 +87,9 @@ class RelayMetrics:
             'confirmed.', registry=r)
         self.translation = prom.Histogram(
             'translator_translation_seconds',
-            'Time to translate one legacy message.',
-            buckets=_TRANSLATION_BUCKETS, registry=r)
+            'Time to route one message (translate it, as the case may be), '
+            'by its format.', ['format'], buckets=_TRANSLATION_BUCKETS,
+            registry=r)
         self.delay = prom.Histogram(
             'translator_end_to_end_delay_seconds',
             'From the legacy timestamp to the acknowledgement of the source '
@@ -110,27 +133,47 @@ class RelayMetrics:
         self._known_events = frozenset()
         # Label children, looked up once: labels() costs more than inc().
         self._received = {}
-        self._published = {kind: self.published.labels(kind)
-                           for kind in base.KINDS}
+        self._published = {(kind, origin): self.published.labels(kind,
+                                                                 origin)
+                            for kind in base.KINDS
+                            for origin in (base.LEGACY, base.VERSIONED)}
         self.unroutable = {kind: unroutable.labels(kind)
-                           for kind in self._published}
+                           for kind in base.KINDS}
+        self._translation = {fmt: self.translation.labels(fmt)
+                             for fmt in (base.LEGACY, base.VERSIONED)}
+        self._duplicates = {fmt: self.duplicates.labels(fmt)
+                            for fmt in (base.LEGACY, base.VERSIONED)}
         self._dead_letters = {reason: self.dead_letters.labels(reason)
                               for reason in dead_letter.OUTCOMES}
 
     def routed(self, exchange, routed, seconds):
-        """One delivery translated in ``seconds``, its outputs published."""
-        self.translation.observe(seconds)
-        key = (exchange, self.event_label(routed.outcome))
+        """One delivery routed in ``seconds``, its outputs published."""
+        if routed.own:
+            self.own_outputs.inc()
+            return
+        self._translation[routed.input_format].observe(seconds)
+        key = (exchange, routed.input_format, self.event_label(routed))
         received = self._received.get(key)
         if received is None:
             received = self._received[key] = self.received.labels(*key)
         received.inc()
-        for output in routed.outputs:
-            self._published[output.kind].inc()
+        self.published_outputs(routed.outputs, routed.suppressed)
+        if routed.duplicate:
+            self._duplicates[routed.duplicate].inc()
+
+    def published_outputs(self, outputs, suppressed=0):
+        for output in outputs:
+            self._published[(output.kind, output.origin)].inc()
             if output.kind == base.DEAD_LETTER:
                 self._dead_letters[output.outcome].inc()
-        if routed.suppressed:
-            self.suppressed.inc(routed.suppressed)
+        if suppressed:
+            self.suppressed.inc(suppressed)
+
+    def made_after_wait(self, outputs, suppressed):
+        """A held legacy notification's twin did not come: these were
+        made of it."""
+        self.twin_waits_expired.inc()
+        self.published_outputs(outputs, suppressed)
 
     def loaded(self, settings, translator_):
         """The config and mapping set in force changed."""
@@ -141,13 +184,20 @@ class RelayMetrics:
         for (namespace, name), pdef in translator_.mapping_set.payloads.items():
             self.payload_classes.labels(namespace, name, pdef.version).set(1)
         self.mappings_loaded.set_to_current_time()
+        self._translator = translator_
         self._known_events = translator_.known_event_types()
 
-    def event_label(self, outcome):
-        event_type = outcome.event_type if outcome else None
+    def event_label(self, routed):
+        """The event type, or ``unknown`` for one the mapping set does not
+        know: labels stay bounded whatever comes."""
+        event_type = routed.event_type
         if event_type is None:
             return UNKNOWN_EVENT
-        if event_type in self._known_events or outcome.ok:
+        if event_type in self._known_events or (
+                routed.outcome is not None and routed.outcome.ok):
+            return event_type
+        if routed.input_format == base.VERSIONED and (
+                self._translator.knows_versioned(event_type)):
             return event_type
         return UNKNOWN_EVENT
 

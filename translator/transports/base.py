@@ -20,17 +20,22 @@ KINDS = (VERSIONED, LEGACY, DEAD_LETTER)
 #: One message taken from a source. ``received``: time.monotonic() when it
 #: came; ``redelivered``: the bus delivered it before, unacknowledged;
 #: ``headers``: its message headers, read only where someone needs them
-#: (the dead-letter store), else None.
+#: (the dead-letter store), else None; ``own``: a translator published it
+#: (the target marks its outputs so).
 Delivery = collections.namedtuple(
-    'Delivery', 'tag exchange routing_key body received redelivered headers',
-    defaults=(False, None))
+    'Delivery',
+    'tag exchange routing_key body received redelivered headers own',
+    defaults=(False, None, False))
 
-#: One message to publish. ``kind``: one of KINDS; ``headers``: message
-#: headers or None; ``remember``: what the change-only filter learns once
-#: it is confirmed (or None); ``outcome``: for a dead letter, the outcome
-#: kind of its translation (metrics count them by it).
+#: One message to publish. ``kind``: one of KINDS; ``origin``: the format
+#: of the message it comes from (VERSIONED or LEGACY: a copy when it is
+#: ``kind``, else a translation; metrics count both directions by it);
+#: ``headers``: message headers or None; ``remember``: what the change-only
+#: filter learns once it is confirmed (or None); ``outcome``: for a dead
+#: letter, the outcome kind of its translation.
 Output = collections.namedtuple(
-    'Output', 'kind exchange routing_key body headers remember outcome')
+    'Output',
+    'kind origin exchange routing_key body headers remember outcome')
 
 
 class Side(abc.ABC):
@@ -86,7 +91,9 @@ class Source(Side):
 
 
 class Target(Side):
-    """Publishing, confirmed later: ``publish`` returns a sequence number
+    """Publishing, confirmed later, each output marked as the relay's own
+    (a Source delivers it back with ``own``): ``publish`` returns a
+    sequence number
     and ``pump`` reports each, to the callbacks given to the driver, as
     ``on_confirm(seq, multiple)``, ``on_refuse(seq, multiple)`` (the bus
     will not keep it) or ``on_return(seq, why)`` (nothing would receive

@@ -62,12 +62,43 @@ def _shortstr(text):
 #: basic.publish with the reserved ticket; then exchange, routing key and
 #: the mandatory bit.
 _PUBLISH = struct.pack('>HHH', 60, 40, 0)
+#: The app_id property, and what the relay puts there: its outputs are
+#: known as its own when they come back to it (a versioned notification
+#: published where services' versioned ones are read).
+_APP_ID = 0x0008
+APP_ID = 'translator'
 #: The properties of the relay's outputs, in the order AMQP writes them:
 #: content type, content encoding, delivery mode (persistent), and the
 #: correlation id that follows them.
-_PROPERTY_FLAGS = 0x8000 | 0x4000 | 0x1000 | 0x0400
+_PROPERTY_FLAGS = 0x8000 | 0x4000 | 0x1000 | 0x0400 | _APP_ID
 _PROPERTIES = (_shortstr('application/json') + _shortstr('utf-8') +
                bytes((2,)))
+
+
+_OWN = _shortstr(APP_ID)
+#: The sizes of the properties before app_id, in their order: a short
+#: string (-1), a table (-4, a long size first) or so many bytes.
+_BEFORE_APP_ID = ((0x8000, -1), (0x4000, -1), (0x2000, -4), (0x1000, 1),
+                  (0x0800, 1), (0x0400, -1), (0x0200, -1), (0x0100, -1),
+                  (0x0080, -1), (0x0040, 8), (0x0020, -1), (0x0010, -1))
+
+
+def app_id_is_ours(header):
+    """Whether a content header frame's app_id is the relay's: read only
+    when the property is there at all, which services' messages lack."""
+    flags = struct.unpack_from('>H', header, 12)[0]
+    if not flags & _APP_ID:
+        return False
+    at = 14
+    for flag, size in _BEFORE_APP_ID:
+        if flags & flag:
+            if size == -1:
+                at += 1 + header[at]
+            elif size == -4:
+                at += 4 + struct.unpack_from('>I', header, at)[0]
+            else:
+                at += size
+    return bytes(header[at + 1:at + 1 + header[at]]) == APP_ID.encode()
 
 
 class Publisher:
@@ -100,7 +131,7 @@ class Publisher:
                   self._method(exchange, routing_key))
         channel = self._channel
         header = struct.pack('>HHQH', 60, 0, len(body), _PROPERTY_FLAGS) + \
-            _PROPERTIES + _shortstr(correlation_id)
+            _PROPERTIES + _shortstr(correlation_id) + _OWN
         frames = [method, struct.pack('>BHI', 2, channel, len(header)),
                   header, b'\xce']
         chunk = self._connection.frame_max - 8
@@ -124,7 +155,8 @@ class Deliveries:
     Installed in place of the connection's frame handler, so that the
     deliveries read while py-amqp waits for a reply are taken here too;
     every other frame goes on to py-amqp. ``on_delivery(tag, exchange,
-    routing_key, body, redelivered)``.
+    routing_key, body, redelivered, own)``: ``own`` when its app_id says
+    the relay published it.
     """
 
     def __init__(self, channel, on_delivery):
@@ -132,7 +164,8 @@ class Deliveries:
         self._channel = channel.channel_id
         self._on_delivery = on_delivery
         self._py_amqp = connection.on_inbound_frame
-        self._pending = None  # (tag, exchange, routing key), body parts
+        # (tag, exchange, routing key, redelivered, own), body parts
+        self._pending = None
         self._left = 0  # body bytes still to come
         connection.on_inbound_frame = self._frame
 
@@ -152,17 +185,19 @@ class Deliveries:
             exchange = bytes(payload[at + 1:at + 1 + payload[at]]).decode()
             at += 1 + payload[at]
             key = bytes(payload[at + 1:at + 1 + payload[at]]).decode()
-            self._pending = ((tag, exchange, key, redelivered), [])
+            self._pending = ([tag, exchange, key, redelivered, False], [])
         elif kind == 2:
             self._left = struct.unpack_from('>Q', payload, 4)[0]
+            self._pending[0][4] = app_id_is_ours(payload)
         else:
             self._pending[1].append(bytes(payload))
             self._left -= len(payload)
         if kind != 1 and not self._left:
-            (tag, exchange, key, redelivered), parts = self._pending
+            (tag, exchange, key, redelivered, own), parts = self._pending
             self._pending = None
             self._on_delivery(tag, exchange, key, b''.join(parts)
-                              if len(parts) != 1 else parts[0], redelivered)
+                              if len(parts) != 1 else parts[0], redelivered,
+                              own)
         return True
 
 

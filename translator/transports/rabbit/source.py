@@ -28,9 +28,10 @@ class QueueSource(connection.Side, base.Source):
             frames.Deliveries(channel, self._delivered)
             self._consumer_tag = channel.basic_consume(queue)
 
-    def _delivered(self, tag, exchange, routing_key, body, redelivered):
+    def _delivered(self, tag, exchange, routing_key, body, redelivered, own):
         self._on_delivery(base.Delivery(tag, exchange, routing_key, body,
-                                        time.monotonic(), redelivered))
+                                        time.monotonic(), redelivered, None,
+                                        own))
 
     def _message(self, message):
         info = message.delivery_info
@@ -39,7 +40,8 @@ class QueueSource(connection.Side, base.Source):
             info['delivery_tag'], info['exchange'], info['routing_key'],
             body.encode() if isinstance(body, str) else body,
             time.monotonic(), info.get('redelivered', False),
-            message.properties.get('application_headers') or {}))
+            message.properties.get('application_headers') or {},
+            message.properties.get('app_id') == frames.APP_ID))
 
     def acknowledge(self, tag, multiple):
         self.channel.basic_ack(tag, multiple=multiple)
@@ -57,9 +59,10 @@ class QueueSource(connection.Side, base.Source):
 
 def pool(settings, on_delivery):
     """The relay's pool queue on the source bus: declared (a quorum queue
-    with ``quorum_queue``), bound to ``<topic>.*`` of every exchange,
-    exactly as an oslo.messaging listener with a pool binds it, and
-    consumed."""
+    with ``quorum_queue``, one consumer at a time with
+    ``single_active_consumer``), bound to ``<topic>.*`` of every exchange
+    for the legacy and the versioned topics, exactly as an oslo.messaging
+    listener with a pool binds it, and consumed."""
     conn = connection.connect(settings.source, settings.heartbeat, 'source',
                               timeout=settings.confirm_timeout)
     try:
@@ -67,12 +70,15 @@ def pool(settings, on_delivery):
         for exchange in settings.exchanges:
             declare.ensure_exchange(conn, exchange,
                                     settings.durable_exchanges)
-        channel.queue_declare(
-            settings.pool, durable=True, auto_delete=False,
-            arguments={'x-queue-type': 'quorum'} if settings.quorum_queue
-            else None)
+        arguments = {}
+        if settings.quorum_queue:
+            arguments['x-queue-type'] = 'quorum'
+        if settings.single_active_consumer:
+            arguments['x-single-active-consumer'] = True
+        channel.queue_declare(settings.pool, durable=True, auto_delete=False,
+                              arguments=arguments or None)
         for exchange in settings.exchanges:
-            for topic in settings.topics:
+            for topic in settings.topics + settings.versioned_topics:
                 # '<topic>.*' is every priority oslo.messaging sends.
                 channel.queue_bind(settings.pool, exchange, topic + '.*')
         return QueueSource(conn, channel, settings.pool, settings.prefetch,

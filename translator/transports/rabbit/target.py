@@ -80,7 +80,8 @@ class Target(connection.Side, base.Target):
                 amqp.Message(output.body, content_type='application/json',
                              content_encoding='utf-8', delivery_mode=2,
                              application_headers=output.headers,
-                             correlation_id=str(self.seq)),
+                             correlation_id=str(self.seq),
+                             app_id=frames.APP_ID),
                 exchange=output.exchange, routing_key=output.routing_key,
                 mandatory=True)
         return self.seq
