@@ -246,22 +246,20 @@ MUTANTS = {
         "        if False and ('source' not in data", MAPPING),
     # -- versioned to legacy
     'reverse-map-not-inverted': (
-        RV, "                    value = inverse.get(value, value)",
-        "                    pass", REVERSE),
+        RV, "            src.add(4, 'v = %s.get(v, v)' % src.name('M', {",
+        "            src.add(4, 'v = v' or src.name('M', {", REVERSE),
     'reverse-date-form-ignored': (
-        RV, "                    value = _legacy_date(value, date)",
-        "                    pass", REVERSE),
+        RV, "            return text_form % pick(text)",
+        "            return text", REVERSE),
     'reverse-empty-ignored': (
-        RV, "            if empty_given and _is_empty(value):\n"
-        "                _put(out, key, empty)",
-        "            if False:\n                _put(out, key, empty)",
-        REVERSE),
+        RV, "            src.add(3, 'if EMPTY(v):', '    ' + _put_line(",
+        "            src.add(3, 'if False:', '    ' + _put_line(", REVERSE),
     'reverse-null-written-anyway': (
-        RV, "                if not skip_null:\n", "                if True:\n",
-        REVERSE),
+        RV, "                'pass' if legacy.get('skip_null')",
+        "                'pass' if False", REVERSE),
     'reverse-merge-dropped': (
-        RV, "                out.update(one(value))", "                pass",
-        REVERSE),
+        RV, "            src.add(3, 'out.update(%s(v))' % one)",
+        "            src.add(3, 'pass')", REVERSE),
     'reverse-sum-wrong': (
         RV, "                          else sum(parts))",
         "                          else parts[0])", REVERSE),

@@ -1,10 +1,15 @@
 """translator.mapping.reverse: versioned notifications read back into
 legacy ones, each reading of the language on its own."""
 
+import datetime
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from translator import envelope
 from translator import translation
+from translator.mapping import reverse
 from tests.conftest import ID, legacy, write_mappings
 
 MAPPINGS = {'demo/thing.yaml': '''
@@ -191,3 +196,21 @@ def test_a_writer_lists_what_is_not_carried_nested_classes_included(
     [rule, _] = translator.reverse_index.rules
     assert dict(rule.writer.not_carried()) == {
         'serial': 'the versioned payload has no serial number'}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime.datetime(1000, 1, 1),
+                    max_value=datetime.datetime(9999, 12, 31)),
+       st.sampled_from(['%Y-%m-%d %H:%M:%S+00:00', '%Y-%m-%dT%H:%M:%S.%f',
+                        '%Y-%m-%d %H:%M:%S', '%d/%m/%Y %H%% %M', '%b %Y']),
+       st.booleans())
+def test_dates_re_arranged_as_text_are_what_datetime_gives(when, form, utc):
+    """The legacy form of a versioned date, re-arranged from its text,
+    equals strftime's of the datetime it stands for; so does one in
+    another form (an offset), which goes through datetime."""
+    text = when.replace(microsecond=0).isoformat() + ('Z' if utc
+                                                      else '+02:00')
+    expected = reverse._legacy_date(text, form)
+    assert reverse._date_writer(form)(text) == expected
+    if utc:
+        assert expected == when.replace(microsecond=0).strftime(form)

@@ -24,12 +24,12 @@ def _fixed(field):
         return False  # it fails for every message; the closure says why
 
 
-class _Source:
-    """Python source of one payload class's ``primitive(root, ctx)``,
-    with the names it uses."""
+class FunctionSource:
+    """Python source of one generated function, with the values it uses
+    as names of its globals."""
 
-    def __init__(self):
-        self.env = {'FieldError': FieldError}
+    def __init__(self, **env):
+        self.env = dict(env)
         self.lines = []
 
     def name(self, prefix, value):
@@ -40,6 +40,19 @@ class _Source:
 
     def add(self, indent, *lines):
         self.lines += ['    ' * indent + line for line in lines]
+
+    def function(self, name, filename):
+        """The function ``name`` the source defines."""
+        code = compile('\n'.join(self.lines), filename, 'exec')
+        exec(code, self.env)  # noqa: S102 - source built from checked names
+        return self.env[name]
+
+
+class _Source(FunctionSource):
+    """Python source of one payload class's ``primitive(root, ctx)``."""
+
+    def __init__(self):
+        super().__init__(FieldError=FieldError)
 
     def read(self, path):
         """An expression reading one source path, as ``_reader`` does."""
@@ -159,7 +172,5 @@ def generate_primitive(plan):
                 prefix + 'namespace', plan.definition.namespace,
                 prefix + 'version', plan.definition.version,
                 prefix + 'data'))
-    code = compile('\n'.join(src.lines), '<payload %s.%s>' % (
-        plan.definition.namespace, plan.definition.name), 'exec')
-    exec(code, src.env)  # noqa: S102 - source built above from checked names
-    return src.env['primitive']
+    return src.function('primitive', '<payload %s.%s>' % (
+        plan.definition.namespace, plan.definition.name))

@@ -16,8 +16,10 @@ writes it; both go by one classification of each field (``_how``).
 """
 
 import datetime
+import operator
 import re
 
+from translator.mapping import codegen
 from translator.mapping import spec
 
 _UTC = datetime.timezone.utc
@@ -177,100 +179,95 @@ def _legacy_date(text, form):
 
 class ClassWriter:
     """One payload class, written back: ``write(data, out)`` puts the
-    legacy keys of its serialised ``data`` into ``out``."""
+    legacy keys of its serialised ``data`` into ``out``.
+
+    ``write`` is one function generated for the class, every field written
+    out in it as ``_how`` says, as the forward hot path is
+    (``translator.mapping.codegen``).
+    """
 
     def __init__(self, definition, writers, options, date=None):
         self.definition = definition
         self._options = {'option.' + name: value
                          for name, value in options.items()}
-        self._steps = []
+        self.prefix = spec.serial_namespace(definition.namespace) + '.'
+        self.data_key = self.prefix + 'data'
         self._nested_writers = []
+        src = codegen.FunctionSource(ReverseError=ReverseError,
+                                     EMPTY=_is_empty)
+        src.add(0, 'def write(data, out):', '    f = None', '    try:')
+        names = []
         for name, fspec in definition.fields.items():
             kind, where = _how(fspec)
             if kind in (SKIP, OMIT):
                 continue
             legacy = fspec.get('legacy', {})
+            names.append(name)
+            src.add(2, 'f = %d' % (len(names) - 1))
             if kind in (MERGE, NESTED, COMPOSED):
                 nested = writers(fspec['class_'], legacy.get('date', date))
-                self._nested_writers.append((kind, where, nested, fspec[
-                    'type'] == 'list_of_objects'))
-                self._steps.append(self._nested(
-                    name, kind, where, nested,
-                    fspec['type'] == 'list_of_objects'))
+                many = fspec['type'] == 'list_of_objects'
+                self._nested_writers.append((kind, where, nested, many))
+                self._nested_source(src, name, kind, where, nested, many)
             else:
-                self._steps.append(self._scalar(
-                    name, where, fspec, legacy.get('date', date)))
-        self._computed = [(key, self._value(value))
-                          for key, value in definition.legacy.items()]
-        self.prefix = spec.serial_namespace(definition.namespace) + '.'
-        self.data_key = self.prefix + 'data'
+                self._scalar_source(src, name, where, fspec,
+                                    legacy.get('date', date))
+        for key, value in definition.legacy.items():
+            src.add(2, _put_line(src, key, '%s(data)' % src.name(
+                'C', self._value(value))))
+        src.env['NAMES'] = tuple(names)
+        src.add(2, 'pass')  # a class of which nothing is written back
+        src.add(1, 'except (ValueError, TypeError) as exc:',
+                '    raise ReverseError(NAMES[f], str(exc)) from None')
+        self.write = src.function('write', '<legacy %s.%s>' % (
+            definition.namespace, definition.name))
 
-    def _scalar(self, name, key, fspec, date):
+    def _scalar_source(self, src, name, key, fspec, date):
         legacy = fspec.get('legacy', {})
-        inverse = ({v: k for k, v in fspec['map'].items()}
-                   if 'map' in fspec else None)
-        empty_given = 'empty' in legacy
-        empty = legacy.get('empty')
-        skip_null = legacy.get('skip_null', False)
-        templates = legacy.get('format')
-        is_date = fspec['type'] == 'datetime'
-        options = self._options
+        field = src.name('N', name)
+        src.add(2, 'if %s in data:' % field, '    v = data[%s]' % field)
+        if 'empty' in legacy:
+            src.add(3, 'if EMPTY(v):', '    ' + _put_line(
+                src, key, src.name('E', legacy['empty'])))
+        else:
+            src.add(3, 'if v is None:', '    ' + (
+                'pass' if legacy.get('skip_null')
+                else _put_line(src, key, 'None')))
+        src.add(3, 'else:')
+        if fspec['type'] == 'datetime':
+            src.add(4, 'v = %s(v)' % src.name('D', _date_writer(date)))
+        if 'map' in fspec:
+            src.add(4, 'v = %s.get(v, v)' % src.name('M', {
+                v: k for k, v in fspec['map'].items()}))
+        if 'format' in legacy:
+            src.add(4, 'v = %s(%s, dict(%s, value=v))' % (
+                src.name('F', _render), src.name('T', legacy['format']),
+                src.name('O', self._options)))
+        src.add(4, _put_line(src, key, 'v'))
 
-        def write(data, out):
-            if name not in data:
-                return  # absent in this event (`when`, `present_if`)
-            value = data[name]
-            if empty_given and _is_empty(value):
-                _put(out, key, empty)
-                return
-            if value is None:
-                if not skip_null:
-                    _put(out, key, None)
-                return
-            try:
-                if is_date:
-                    value = _legacy_date(value, date)
-                if inverse is not None:
-                    value = inverse.get(value, value)
-            except (ValueError, TypeError) as exc:
-                raise ReverseError(name, str(exc)) from None
-            if templates is not None:
-                value = _render(templates, dict(options, value=value))
-            _put(out, key, value)
-        return write
-
-    def _nested(self, name, kind, where, nested, many):
-        def one(value):
-            if not isinstance(value, dict) or nested.data_key not in value:
-                raise ReverseError(name, 'not a %s object' % (
-                    nested.definition.name))
-            inner = {}
-            try:
-                nested.write(value[nested.data_key], inner)
-            except ReverseError as exc:
-                raise exc.within(name) from None
-            return inner
-
-        def write(data, out):
-            value = data.get(name)
-            if value is None:
-                if name in data and kind == NESTED:
-                    _put(out, where, None)
-                return
-            if many:
-                if not isinstance(value, list):
-                    raise ReverseError(name, 'not a list')
-                _put(out, where, [one(item) for item in value])
-            elif kind == MERGE:
-                out.update(one(value))
-            elif kind == COMPOSED:
-                inner = one(value)
-                for part, legacy_key in where.items():
-                    if part in inner:
-                        _put(out, legacy_key, inner[part])
-            else:
-                _put(out, where, one(value))
-        return write
+    def _nested_source(self, src, name, kind, where, nested, many):
+        field = src.name('N', name)
+        one = src.name('W', _one(name, nested))
+        src.add(2, 'v = data.get(%s)' % field, 'if v is None:')
+        if kind == NESTED:  # null, where the key is there
+            src.add(3, 'if %s in data:' % field,
+                    '    ' + _put_line(src, where, 'None'))
+        else:
+            src.add(3, 'pass')
+        src.add(2, 'else:')
+        if many:
+            src.add(3, _put_line(src, where, '%s(%s, v)' % (
+                src.name('L', _each), one)))
+        elif kind == MERGE:
+            src.add(3, 'out.update(%s(v))' % one)
+        elif kind == COMPOSED:
+            src.add(3, 'v = %s(v)' % one)
+            for part, legacy_key in where.items():
+                part_name = src.name('P', part)
+                src.add(3, 'if %s in v:' % part_name, '    ' + _put_line(
+                    src, legacy_key, 'v[%s]' % part_name))
+        else:
+            src.add(3, _put_line(src, where, '%s(v)' % one))
 
     def _value(self, value):
         empty_given = 'empty' in value
@@ -308,11 +305,66 @@ class ClassWriter:
                 yield from nested.not_carried('%s%s%s.' % (
                     prefix, where, '[]' if many else ''))
 
-    def write(self, data, out):
-        for step in self._steps:
-            step(data, out)
-        for key, compute in self._computed:
-            _put(out, key, compute(data))
+
+def _put_line(src, key, expression):
+    """A line setting a dotted key of ``out`` to ``expression``."""
+    *parents, last = key.split('.')
+    target = 'out'
+    for part in parents:
+        target = '%s.setdefault(%s, {})' % (target, src.name('K', part))
+    return '%s[%s] = %s' % (target, src.name('K', last), expression)
+
+
+def _one(name, nested):
+    """What the nested class's serialised value gives, read back."""
+    def one(value):
+        if not isinstance(value, dict) or nested.data_key not in value:
+            raise ReverseError(name, 'not a %s object' % (
+                nested.definition.name))
+        inner = {}
+        try:
+            nested.write(value[nested.data_key], inner)
+        except ReverseError as exc:
+            raise exc.within(name) from None
+        return inner
+    return one
+
+
+def _each(one, values):
+    if not isinstance(values, list):
+        raise ValueError('not a list')
+    return [one(value) for value in values]
+
+
+_ISO_UTC = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z').match
+#: strftime directives, to where a versioned date (UTC, to the second:
+#: 2016-08-19T10:20:49Z) holds them, or what they are in it
+_PLACES = {'%Y': slice(0, 4), '%m': slice(5, 7), '%d': slice(8, 10),
+           '%H': slice(11, 13), '%M': slice(14, 16), '%S': slice(17, 19)}
+_FIXED = {'%f': '000000', '%%': '%%'}
+
+
+def _date_writer(form):
+    """A function from a versioned date to the legacy ``form``. A date in
+    the form versioned payloads give is re-arranged as text; any other, or
+    a form of other directives, goes through datetime."""
+    parts = re.split(r'(%.)', form)
+    if not all(part in _PLACES or part in _FIXED for part in parts[1::2]):
+        return lambda text: _legacy_date(text, form)
+    text_form = ''.join(
+        part.replace('%', '%%') if i % 2 == 0 else
+        '%s' if part in _PLACES else _FIXED[part]
+        for i, part in enumerate(parts))
+    places = [_PLACES[part] for part in parts[1::2] if part in _PLACES]
+    pick = (operator.itemgetter(*places) if len(places) > 1 else
+            (lambda text: (text[places[0]],)) if places else
+            (lambda text: ()))
+
+    def write(text):
+        if text.__class__ is str and _ISO_UTC(text):
+            return text_form % pick(text)
+        return _legacy_date(text, form)
+    return write
 
 
 def _path(data, dotted):

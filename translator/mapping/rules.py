@@ -201,6 +201,7 @@ class ReverseIndex:
         self.rules = list(reverse_rules)
         self._versioned_only = [(glob_matcher(globs), reason)
                                 for globs, reason, _ in versioned_only]
+        self._cache = {}
 
     def why_versioned_only(self, versioned_event_type):
         for matches, reason in self._versioned_only:
@@ -210,9 +211,13 @@ class ReverseIndex:
 
     def matches(self, versioned_event_type):
         """[(reverse rule, legacy event type)] that read it back."""
-        found = []
-        for rule in self.rules:
-            legacy = rule.legacy_event_type(versioned_event_type)
-            if legacy is not None:
-                found.append((rule, legacy))
+        found = self._cache.get(versioned_event_type)
+        if found is None:
+            found = []
+            for rule in self.rules:
+                legacy = rule.legacy_event_type(versioned_event_type)
+                if legacy is not None:
+                    found.append((rule, legacy))
+            if len(self._cache) < CACHE_SIZE:
+                self._cache[versioned_event_type] = found
         return found
