@@ -4,9 +4,13 @@ On the [source] bus, with the same corpus (the golden legacy samples,
 Nova and Trove mixed) and the same prefetch, it measures:
 
 (s) RabbitMQ's Shovel, inside the broker (the anchor),
+(p) a bare py-amqp consume-and-republish loop, acknowledging after the
+    confirms, pipelined (the target: c >= 0.85 p),
 (a) a bare kombu consume-and-republish loop without confirms (the ceiling),
 (b) an oslo.messaging notification listener republishing with a Notifier,
 (c) the translator relay, every guarantee on (confirms before acks),
+(d), (e) the relay on Nova's instance events alone, legacy to versioned
+    and, of the versioned ones that makes, versioned to legacy,
 
 then the end-to-end delay of (c) at a fixed offered rate of half its peak,
 and its peak RSS. Each throughput run preloads the messages into the pool
@@ -217,22 +221,44 @@ def _baseline(bench, target, count, bodies, prefetch):
             process.kill()
 
 
+#: The relay's topics in each direction: where the benchmark puts what it
+#: reads (its preload topic, ``notifications``), where it writes (the
+#: sink's), the format it is to write. Forward, the stream is legacy only:
+#: no services' versioned notifications are read (nothing to pair).
+_DIRECTIONS = {
+    'forward': ('topics = notifications\nversioned_topics =\n',
+                'versioned_topic = %s\n', 'versioned'),
+    # as forward, but reading versioned notifications too (where none
+    # come): the switchboard pairs as for the reverse direction
+    'paired': ('topics = notifications\nversioned_topics = %s-in\n',
+               'versioned_topic = %s\n', 'versioned'),
+    'reverse': ('topics = %s-legacy-in\nversioned_topics = notifications\n',
+                'legacy_topic = %s\nversioned_topic = %s-unused\n',
+                'unversioned'),
+}
+
+
 class RelayRun:
     """The translator relay as operators run it: its own process."""
 
-    def __init__(self, conf, bench, workdir):
+    def __init__(self, conf, bench, workdir, direction='forward'):
+        source, target, fmt = _DIRECTIONS[direction]
         self.config = pathlib.Path(workdir) / 'bench.conf'
         self.config.write_text(
-            '[source]\ntransport_url = %s\nexchanges = %s\npool = %s\n%s'
-            '[target]\nversioned_topic = %s\ndead_letter_queue = %s\n'
-            '[notifications]\nnotification_format = versioned\n'
+            '[source]\ntransport_url = %s\nexchanges = %s\npool = %s\n%s%s'
+            '[target]\n%sdead_letter_queue = %s\n'
+            '[notifications]\nnotification_format = %s\n'
             '[relay]\nmappings_dir = %s\nprefetch = %d\nbatch_size = %d\n'
+            '[legacy]\n%s'
             '[metrics]\nport = 0\n' % (
                 bench.url, bench.exchange, bench.pool,
-                bench.options.config_lines(), bench.topic,
-                bench.dead_letters,
+                bench.options.config_lines(),
+                source.replace('%s', bench.topic),
+                target.replace('%s', bench.topic), bench.dead_letters, fmt,
                 conf.mappings or conf.relay.mappings_dir,
-                conf.relay.prefetch, conf.relay.batch_size))
+                conf.relay.prefetch, conf.relay.batch_size,
+                ''.join('%s = %s\n' % (name, conf.legacy[name])
+                        for name in conf.legacy)))
         self.log = open(pathlib.Path(workdir) / 'relay.log', 'wb')
         self.proc = subprocess.Popen(
             [sys.executable, '-m', 'translator.cli', '--config-file',
@@ -253,7 +279,8 @@ class RelayRun:
         self.log.close()
 
 
-def _relay_throughput(conf, bench, count, bodies, workdir, replicas=1):
+def _relay_throughput(conf, bench, count, bodies, workdir, replicas=1,
+                      direction='forward'):
     """(msg/s, CPU of the relays and the broker) of ``replicas`` relays
     sharing the pool, and the first's peak RSS."""
     bench.fresh_queues()
@@ -262,7 +289,7 @@ def _relay_throughput(conf, bench, count, bodies, workdir, replicas=1):
     for i in range(replicas):
         replica_dir = pathlib.Path(workdir) / ('replica-%d' % i)
         replica_dir.mkdir(exist_ok=True)
-        relays.append(RelayRun(conf, bench, replica_dir))
+        relays.append(RelayRun(conf, bench, replica_dir, direction))
     try:
         return (bench.time_outputs(count, [relay.proc.pid
                                            for relay in relays]),
@@ -460,6 +487,40 @@ def _soak(conf, bench, bodies, workdir):
     return samples
 
 
+def _versioned_bodies(translator, corpus):
+    """The Nova instance events of the corpus that read back, and makers
+    of the wire bodies of their versioned translations as Nova sends them:
+    the request context, fresh ids each call."""
+    context = request_context()
+    events, makers = [], []
+    for name, raw in corpus:
+        outcome = translator.body_to_versioned(raw)
+        [versioned] = outcome.notifications
+        if not translator.to_legacy(envelope.from_message(versioned)).ok:
+            continue
+        events.append((name, raw))
+
+        def make(versioned=versioned):
+            return envelope.wire_body(dict(
+                with_context(versioned, context),
+                message_id=str(uuid.uuid4()), timestamp=_now_text(),
+                _unique_id=uuid.uuid4().hex))
+        makers.append(make)
+    return events, makers
+
+
+def _directions(conf, bench, count, forward, reverse, workdir, pairs):
+    """(d) and (e) ``pairs`` times in turn: [(d) rate and CPU], [(e)]."""
+    runs = {'forward': [], 'reverse': []}
+    for _ in range(pairs):
+        for direction, mode, bodies in (('forward', 'paired', forward),
+                                        ('reverse', 'reverse', reverse)):
+            run, _ = _relay_throughput(conf, bench, count, bodies, workdir,
+                                       direction=mode)
+            runs[direction].append(run)
+    return runs['forward'], runs['reverse']
+
+
 def _alternated(conf, bench, count, bodies, workdir, pairs, node):
     """(s) and (c) run ``pairs`` times in turn: [(s) rate and CPU or None],
     [(c) rate and CPU], the highest peak RSS of (c), why (s) is missing."""
@@ -486,6 +547,7 @@ def run(conf, translator, corpus_dir, count, soak, broker_node=None,
     corpus = [(name, raw) for name, raw in load_corpus(corpus_dir)
               if len(translator.body_to_versioned(raw).notifications) == 1]
     bodies = _legacy_bodies(corpus)
+    instance_events, versioned = _versioned_bodies(translator, corpus)
     prefetch = conf.relay.prefetch
     bench = Bench(settings.Endpoint.from_conf(conf, 'source'))
     workdir = tempfile.mkdtemp(prefix='translator-bench-')
@@ -497,12 +559,19 @@ def run(conf, translator, corpus_dir, count, soak, broker_node=None,
         rows['s'] = None if None in shovel else _median_run(shovel)
         ratios = ([] if None in shovel else
                   sorted(c[0] / s[0] for s, c in zip(shovel, relay)))
+        rows['p'] = _baseline(bench, baselines.pyamqp_loop, count, bodies,
+                              prefetch)
         rows['a'] = _baseline(bench, baselines.kombu_loop, count, bodies,
                               prefetch)
         rows['b'] = _baseline(bench, baselines.oslo_relay, count // 4,
                               bodies, prefetch)
         rows['c2'], _ = _relay_throughput(conf, bench, count, bodies,
                                           workdir, 2)
+        forward, reverse = _directions(
+            conf, bench, count, _legacy_bodies(instance_events), versioned,
+            workdir, pairs)
+        rows['d'], rows['e'] = _median_run(forward), _median_run(reverse)
+        directions = sorted(e[0] / d[0] for d, e in zip(forward, reverse))
         rate = rows['c'][0] / 2
         delays, offered, delay_cpu = _delays(conf, bench, rate, 10, corpus,
                                              workdir)
@@ -524,8 +593,10 @@ def run(conf, translator, corpus_dir, count, soak, broker_node=None,
               prefetch, conf.relay.batch_size))
     print('machine: %d cores, Python %s, %s' % (
         os.cpu_count(), platform.python_version(), platform.platform()))
-    print('(s) and (c) alternated %d times: the runs of median rate' % pairs)
-    _report_throughput(rows, ratios, shovel_missing)
+    print('(s) and (c) alternated %d times, (d) and (e) too: the runs of '
+          'median rate; (d) and (e) on the %d Nova instance events that '
+          'read back' % (pairs, len(instance_events)))
+    _report_throughput(rows, ratios, shovel_missing, directions)
     print('translation: %.1f us/msg (median over the samples)'
           % translate_us)
     p99 = _report_delays(delays, offered, rate, delay_cpu)
@@ -536,18 +607,30 @@ def run(conf, translator, corpus_dir, count, soak, broker_node=None,
         growth = (last - first) / first
         print('relay RSS after 100k: %.1f MiB, after 1M: %.1f MiB '
               '(%+.1f %%)' % (first, last, 100 * growth))
-    _report_targets(rows, ratios, p99, growth)
+    _report_targets(rows, ratios, directions, p99, growth)
     return 0
 
 
 _ROWS = {'s': '(s) RabbitMQ Shovel, ack-mode on-confirm',
+         'p': '(p) bare py-amqp consume+republish, confirms',
          'a': '(a) bare kombu consume+republish, no confirms',
          'b': '(b) oslo.messaging listener -> Notifier',
          'c': '(c) translator relay, confirms before acks',
-         'c2': '(c) with two relays sharing the pool'}
+         'c2': '(c) with two relays sharing the pool',
+         'd': '(d) relay, legacy to versioned, instance events',
+         'e': '(e) relay, versioned to legacy, the same events'}
 
 
-def _report_throughput(rows, ratios, shovel_missing):
+def _median_of(ratios):
+    """'x.xx (median of n pairs: a, b, ...)' of sorted ratios, or '-'."""
+    if not ratios:
+        return '-'
+    return '%.2f (median of %d pairs: %s)' % (
+        statistics.median(ratios), len(ratios),
+        ', '.join('%.2f' % r for r in ratios))
+
+
+def _report_throughput(rows, ratios, shovel_missing, directions):
     print('%-48s %7s   %s' % ('', 'msg/s', 'CPU, % of one core'))
     for key, label in _ROWS.items():
         if rows[key] is None:
@@ -555,15 +638,15 @@ def _report_throughput(rows, ratios, shovel_missing):
             continue
         rate, cpu = rows[key]
         print('%-48s %7.0f   %s' % (label, rate, _shares(cpu)))
-    (a, _), (b, _), (c, cpu), (c2, _) = (rows[key] for key in 'a b c c2'.split())
-    print('c/s = %s   c/a = %.2f   c/b = %.1f   two relays / one = %.2f' % (
-        '%.2f (median of %d pairs: %s)' % (
-            statistics.median(ratios), len(ratios),
-            ', '.join('%.2f' % r for r in ratios)) if ratios else '-',
-        c / a, c / b, c2 / c))
-    print('CPU per message in (c): %s' % ', '.join(
-        '%s %.0f us' % (name, 1e4 * share / c)
-        for name, share in cpu.items()))
+    (p, _), (a, _), (b, _), (c, cpu), (c2, _) = (
+        rows[key] for key in 'p a b c c2'.split())
+    print('c/s = %s   c/p = %.2f   c/a = %.2f   c/b = %.1f   two relays / '
+          'one = %.2f' % (_median_of(ratios), c / p, c / a, c / b, c2 / c))
+    print('e/d = %s' % _median_of(directions))
+    for key in ('c', 'e'):
+        print('CPU per message in (%s): %s' % (key, ', '.join(
+            '%s %.0f us' % (name, 1e4 * share / rows[key][0])
+            for name, share in rows[key][1].items())))
 
 
 def _report_delays(delays, offered, rate, cpu):
@@ -580,9 +663,11 @@ def _report_delays(delays, offered, rate, cpu):
     return p99
 
 
-def _report_targets(rows, ratios, p99, growth):
+def _report_targets(rows, ratios, directions, p99, growth):
     c = rows['c'][0]
     checks = [('c >= 0.8 s', ratios and statistics.median(ratios) >= 0.8),
+              ('c >= 0.85 p', c >= 0.85 * rows['p'][0]),
+              ('e >= d', statistics.median(directions) >= 1),
               ('c >= 0.8 a', c >= 0.8 * rows['a'][0]),
               ('c >= 4 b', c >= 4 * rows['b'][0]),
               ('p99 <= 50 ms', p99 is not None and p99 <= 0.05)]
