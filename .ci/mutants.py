@@ -98,8 +98,8 @@ MUTANTS = {
         T, "'target',\n            timeout=settings.confirm_timeout,",
         "'target',", RELAY),
     'backoff-never-grows': (
-        S, "delay = min(delay * 2, self.settings.reconnect_delay_max)",
-        "delay = 0.5", RELAY),
+        S, "return min(delay * 2, self.settings.reconnect_delay_max)",
+        "return 0.5", RELAY),
     # -- nothing vanishes
     'not-mandatory': (T, "mandatory=True)", "mandatory=False)", RELAY),
     'returned-dead-letter-acknowledged': (
@@ -109,7 +109,8 @@ MUTANTS = {
     'held-not-raised': (S, "            raise _Held(self._held)\n",
                         "            pass\n", RELAY),
     'no-dead-letter-queue': (
-        T, "            dead_letters.declare(self.channel)\n", "", RELAY),
+        T, "            dead_letters.declare(self.channel, self._kinds)\n", "",
+        RELAY),
     'no-dead-letter-binding': (
         T, "        self._dead_letters.bind(self.channel, exchange)\n", "",
         RELAY),

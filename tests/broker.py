@@ -3,6 +3,7 @@ collectors and the relay as a subprocess."""
 
 import contextlib
 import itertools
+import json
 import os
 import pathlib
 import re
@@ -12,6 +13,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -126,6 +128,15 @@ class PrivateBroker:
     def url(self, vhost=''):
         return url(vhost, port=self.port)
 
+    def ctl(self, *args, check=True):
+        """rabbitmqctl against this node."""
+        return ctl(*args, node=self.node, check=check)
+
+    def pid(self):
+        """The pid of the node's Erlang VM."""
+        return int(self.ctl('eval', 'os:getpid().').stdout.strip()
+                   .strip('"'))
+
     def stop_app(self):
         ctl('stop_app', node=self.node)
 
@@ -137,23 +148,30 @@ class PrivateBroker:
         ctl('stop', node=self.node, check=False)
 
 
-def wait_port(port, timeout=60):
+def wait_port(port, timeout=60, alive=None):
+    """Until something listens on port; ``alive`` (a Popen) dying first
+    is an error at once, not after the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(
                 (HOST, port), timeout=1):
             return
-        time.sleep(0.2)
+        if alive is not None and alive.poll() is not None:
+            raise RuntimeError('exited %s before listening on port %d' % (
+                alive.returncode, port))
+        time.sleep(0.05)
     raise TimeoutError('nothing listens on port %d' % port)
 
 
 def wait_for(what, condition, timeout=60, log=None):
+    """The first true value of ``condition()``."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (value := condition()):
         if time.monotonic() > deadline:
             pytest.fail('no %s after %d s%s' % (
                 what, timeout, '\n' + log.read_text() if log else ''))
         time.sleep(0.1)
+    return value
 
 
 def free_port():
@@ -217,6 +235,10 @@ class TcpProxy:
             for sock in (client, server):
                 with contextlib.suppress(OSError):
                     sock.close()
+            # a connection that is gone neither passes data nor stalls
+            with self._lock:
+                if pair in self._pairs:
+                    self._pairs.remove(pair)
 
     def stall(self, ways=('up', 'down')):
         """Returns once no connection passes data any more that way."""
@@ -322,6 +344,18 @@ def queue_names(vhost_name, node=None):
                    'name', node=node).stdout.split())
 
 
+def queues(vhost_name, run_ctl=ctl):
+    """name -> (messages, durable, type, arguments) of the vhost;
+    ``run_ctl``: rabbitmqctl of the broker (a node's ``ctl``)."""
+    rows = run_ctl('list_queues', '-p', vhost_name, '--formatter', 'json',
+                   'name', 'messages', 'durable', 'type', 'arguments').stdout
+    # arguments come as [key, value] or [key, type, value], or as a mapping
+    return {q['name']: (q['messages'], q['durable'], q['type'], (
+        {item[0]: item[-1] for item in q['arguments']}
+        if isinstance(q['arguments'], list) else q['arguments']))
+        for q in json.loads(rows)}
+
+
 def queue_depth(vhost_name, queue, port=MAIN_PORT):
     conn = connection(vhost_name, port)
     try:
@@ -338,19 +372,32 @@ class ServiceContext(oslo_context.RequestContext):
         return self
 
 
+def notification_transport(transport_url, exchange, durable):
+    """An oslo.messaging notification transport on ``exchange``, with
+    [oslo_messaging_rabbit] amqp_durable_queues = ``durable``."""
+    conf = cfg.ConfigOpts()
+    with tempfile.NamedTemporaryFile('w', suffix='.conf') as conf_file:
+        # the driver registers its options when it is made: a file
+        conf_file.write('[oslo_messaging_rabbit]\namqp_durable_queues = '
+                        '%s\n' % str(durable).lower())
+        conf_file.flush()
+        conf(['--config-file', conf_file.name], project='translator-tests')
+    # The driver reads the exchange when it is made, from this default.
+    oslo_messaging.set_transport_defaults(control_exchange=exchange)
+    return oslo_messaging.get_notification_transport(conf, url=transport_url)
+
+
 class Producer:
     """Legacy notifications exactly as a service sends them: an
     oslo.messaging Notifier with the messagingv2 driver, with a request
     context whose secrets the relay must mask."""
 
     def __init__(self, transport_url, exchange, topic='notifications',
-                 publisher_id='compute.host1'):
-        conf = cfg.ConfigOpts()
-        conf([], project='translator-tests')
-        # The driver reads the exchange when it is made, from this default.
-        oslo_messaging.set_transport_defaults(control_exchange=exchange)
-        self.transport = oslo_messaging.get_notification_transport(
-            conf, url=transport_url)
+                 publisher_id='compute.host1', durable=False):
+        """``durable``: [oslo_messaging_rabbit] amqp_durable_queues, what
+        a service needs where the broker denies transient queues."""
+        self.transport = notification_transport(transport_url, exchange,
+                                                durable)
         self.notifier = oslo_messaging.Notifier(
             self.transport, publisher_id=publisher_id, driver='messagingv2',
             topics=[topic], retry=3)
@@ -365,13 +412,18 @@ class Producer:
         self.transport.cleanup()
 
 
-def publish_raw(vhost_name, exchange, routing_key, *bodies):
-    """Bodies as they are, such as malformed input no Notifier sends."""
-    conn = connection(vhost_name)
+def publish_raw(vhost_name, exchange, routing_key, *bodies, port=MAIN_PORT):
+    """Bodies as they are, such as malformed input no Notifier sends; the
+    exchange as it is, or made as a Notifier without durable queues does."""
+    conn = connection(vhost_name, port)
     try:
         channel = conn.channel()
-        channel.exchange_declare(exchange, 'topic', durable=False,
-                                 auto_delete=False)
+        try:
+            channel.exchange_declare(exchange, 'topic', passive=True)
+        except amqp.exceptions.NotFound:
+            channel = conn.channel()
+            channel.exchange_declare(exchange, 'topic', durable=False,
+                                     auto_delete=False)
         for body in bodies:
             channel.basic_publish(amqp.Message(body), exchange=exchange,
                                   routing_key=routing_key)

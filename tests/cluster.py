@@ -1,5 +1,7 @@
 """A RabbitMQ cluster of the tests' own on this machine: three nodes with
-their own names, ports and data, which failover tests stop and kill."""
+their own names, ports and data, which failover tests stop and kill; of
+the local RabbitMQ 3.10 (tests.broker.PrivateBroker) or of RabbitMQ 4
+(tests.rabbit4.Rabbit4Broker), whose nodes have the same face."""
 
 import os
 import shutil
@@ -11,11 +13,12 @@ from tests import broker
 
 
 class Cluster:
-    def __init__(self, size=3):
+    def __init__(self, size=3, make_node=broker.PrivateBroker):
+        """``make_node(directory)``: one node of the cluster."""
         # Not below pytest's tmp_path: the rabbitmq user cannot enter it.
         self.base = tempfile.mkdtemp(prefix='translator-cluster-')
         os.chmod(self.base, 0o755)
-        self.nodes = [broker.PrivateBroker(os.path.join(self.base, 'n%d' % i))
+        self.nodes = [make_node(os.path.join(self.base, 'n%d' % i))
                       for i in range(size)]
 
     def start(self):
@@ -25,8 +28,8 @@ class Cluster:
             node.wait()
         first = self.nodes[0].node
         for node in self.nodes[1:]:
-            broker.ctl('stop_app', node=node.node)
-            broker.ctl('join_cluster', first, node=node.node)
+            node.ctl('stop_app')
+            node.ctl('join_cluster', first)
             node.start_app()
         return self
 
@@ -51,15 +54,22 @@ class Cluster:
 def kill(node):
     """kill -9 the node's Erlang VM: no goodbye to clients or peers.
     Returns the time of the kill."""
-    pid = int(broker.ctl('eval', 'os:getpid().', node=node.node).stdout
-              .strip().strip('"'))
+    pid = node.pid()
     killed_at = time.time()
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
-    while os.path.exists('/proc/%d' % pid):
+    while os.path.exists('/proc/%d' % pid) and not _zombie(pid):
         assert time.monotonic() < deadline, 'node %s still there' % node.node
         time.sleep(0.05)
     return killed_at
+
+
+def _zombie(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as stat:
+            return stat.read().rpartition(')')[2].split()[0] == 'Z'
+    except OSError:
+        return False
 
 
 def restart(node):

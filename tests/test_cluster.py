@@ -119,8 +119,8 @@ def start_relay(relay, cluster, vhost, mappings):  # noqa: F811
     # read, so the relay's own outputs do not come back to its pool and
     # every acknowledgement counts a message the test sent.
     return relay(source={'transport_url': cluster.url(vhost),
-                         'exchanges': 'demo', 'quorum_queue': 'true',
-                         'durable_exchanges': 'true',
+                         'exchanges': 'demo', 'rabbit_quorum_queue': 'true',
+                         'amqp_durable_queues': 'true',
                          'versioned_topics': ''},
                  notifications={'notification_format': 'versioned'},
                  relay={'mappings_dir': mappings, 'prefetch': PREFETCH,

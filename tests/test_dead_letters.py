@@ -39,14 +39,6 @@ def bindings(vhost):
     return {tuple(row.split('\t')) for row in rows}
 
 
-def queues(vhost):
-    """name -> (messages ready and unacknowledged, durable, type)."""
-    rows = broker.ctl('list_queues', '-p', vhost, '--no-table-headers', 'name',
-                   'messages', 'durable', 'type').stdout.splitlines()
-    return {name: (int(count), durable == 'true', kind)
-            for name, count, durable, kind in (r.split('\t') for r in rows)}
-
-
 @pytest.mark.parametrize('deployment', ['same bus', 'private topic'])
 def test_with_the_defaults_every_outcome_waits_in_a_queue(vhost, relay,
                                                           deployment):
@@ -79,7 +71,7 @@ def test_with_the_defaults_every_outcome_waits_in_a_queue(vhost, relay,
         'translator_messages_acknowledged_total') == 4
         and process.metric('translator_own_outputs_total') == 1)
 
-    found = queues(vhost)
+    found = broker.queues(vhost)
     [versioned] = broker.read_queue(vhost, 'versioned_notifications.info', 1)
     assert versioned_message(versioned)['event_type'] == \
         'instance.create.end'
@@ -89,8 +81,8 @@ def test_with_the_defaults_every_outcome_waits_in_a_queue(vhost, relay,
     assert {headers(m)[H + 'source-exchange'] for m in dead} == {'nova'}
     # Kept like the relay's pool queue; the default queue as a Notifier
     # with amqp_durable_queues off would declare it.
-    assert found['notifications_dead_letter'] == (2, True, 'classic')
-    assert found['versioned_notifications.info'] == (1, False, 'classic')
+    assert found['notifications_dead_letter'][:3] == (2, True, 'classic')
+    assert found['versioned_notifications.info'][:3] == (1, False, 'classic')
     if private:
         # the legacy copies of all three, where legacy consumers look
         copies = broker.read_queue(vhost, 'notifications.info', 3)
@@ -106,9 +98,10 @@ def test_with_the_defaults_every_outcome_waits_in_a_queue(vhost, relay,
 def test_quorum_setting_makes_the_dead_letter_queue_a_quorum_queue(
         vhost, mappings, relay):
     opts = options(vhost, mappings)
-    opts['source']['quorum_queue'] = 'true'
+    opts['source']['rabbit_quorum_queue'] = 'true'
     relay(**opts)
-    assert queues(vhost)['notifications_dead_letter'] == (0, True, 'quorum')
+    assert broker.queues(vhost)['notifications_dead_letter'][:3] == (
+        0, True, 'quorum')
 
 
 def test_dead_letters_mask_context_secrets_and_keep_every_other_byte(
@@ -176,7 +169,7 @@ def test_a_deleted_dead_letter_queue_loses_nothing_under_traffic(
     assert set(range(deleted_after, total)) <= kept
     assert process.metric('translator_unroutable_total',
                           kind='dead_letter') >= 1
-    assert queues(vhost)['translator'][0] == 0
+    assert broker.queues(vhost)['translator'][0] == 0
     assert 'unroutable dead_letter' in process.log.read_text()
 
 
@@ -196,15 +189,15 @@ def test_unroutable_versioned_outputs_without_default_queues(
     producer.close()
     broker.wait_for('returns', lambda: process.metric(
         'translator_unroutable_total', kind='versioned') >= 5)
-    assert 'versioned_notifications.info' not in queues(vhost)
+    assert 'versioned_notifications.info' not in broker.queues(vhost)
     if choice == 'acknowledge':
         broker.wait_for('acknowledgements', lambda: process.metric(
             'translator_messages_acknowledged_total') == 5)
-        assert queues(vhost)['translator'][0] == 0
+        assert broker.queues(vhost)['translator'][0] == 0
         return
     time.sleep(2)  # returned again and again, never acknowledged
     assert process.metric('translator_messages_acknowledged_total') == 0
-    assert queues(vhost)['translator'][0] == 5
+    assert broker.queues(vhost)['translator'][0] == 5
     assert 'holding' in process.log.read_text()
     # Once a consumer binds its queue, everything flows.
     out = broker.Collector(vhost, 'demo', 'versioned_notifications.*')

@@ -13,7 +13,6 @@ import time
 import pytest
 
 from tests import broker
-from tests.test_dead_letters import queues
 from tests.test_relay import options, thing, versioned_message
 
 
@@ -82,7 +81,7 @@ def test_held_confirms_keep_sources_unacknowledged_through_kill_9(
             'translator_messages_acknowledged_total') == total)
         # every one of them came again, and the metric says so
         assert second.metric('translator_messages_redelivered_total') == total
-        assert queues(source)['translator'][0] == 0
+        assert broker.queues(source)['translator'][0] == 0
         producer.close()
 
 
@@ -156,7 +155,7 @@ def test_refused_publishes_are_held_until_there_is_room(mappings, relay):
             read twice, as the relay may just be acknowledging."""
             acknowledged = process.metric(
                 'translator_messages_acknowledged_total')
-            in_pool = queues(source)['translator'][0]
+            in_pool = broker.queues(source)['translator'][0]
             return acknowledged == process.metric(
                 'translator_messages_acknowledged_total') and (
                     acknowledged + in_pool == total)
@@ -214,7 +213,7 @@ def test_a_reload_that_changes_connections_under_traffic(mappings, relay):
                               result='success') == 1
         assert 'connection settings changed: reconnecting' in \
             process.log.read_text()
-        assert queues(source)['translator'][0] == 0
+        assert broker.queues(source)['translator'][0] == 0
 
 
 def test_a_confirmed_update_stays_known_after_the_connection_is_lost(

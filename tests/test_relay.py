@@ -90,6 +90,31 @@ def test_versioned_mode_same_bus(vhost, mappings, relay):
     assert len(legacy.take(1)) == 1 and legacy.rest() == []
 
 
+def test_default_queues_nobody_reads_are_capped_as_configured(
+        vhost, mappings, relay):
+    """[target] default_queue_max_length, _message_ttl and _expires become
+    the arguments of the default queues the relay creates, and the broker
+    keeps them: the oldest beyond the length are dropped."""
+    opts = options(vhost, mappings, 'versioned')
+    opts['target'] = {'default_queue_max_length': 3,
+                      'default_queue_message_ttl': 600,
+                      'default_queue_expires': 3600}
+    process = relay(**opts)
+    producer = broker.Producer(broker.url(vhost), 'demo')
+    for i in range(5):
+        producer.send('thing.create.end', thing('t%d' % i))
+    producer.close()
+    broker.wait_for('own outputs read back', lambda: process.metric(
+        'translator_own_outputs_total') == 5)
+    found = broker.queues(vhost)
+    assert found['versioned_notifications.info'][3] == {
+        'x-max-length': 3, 'x-message-ttl': 600000, 'x-expires': 3600000}
+    assert found['translator'][3] == {}
+    kept = broker.read_queue(vhost, 'versioned_notifications.info', 3)
+    assert [versioned_message(m)['payload']['demo_object.data']['name']
+            for m in kept] == ['t2', 't3', 't4']
+
+
 def test_unversioned_mode_same_bus_adds_nothing(vhost, mappings, relay):
     versioned = broker.Collector(vhost, 'demo', '#')
     process = relay(**options(vhost, mappings, 'unversioned'))
@@ -265,6 +290,9 @@ def test_unreachable_source_is_retried_with_backoff(tmp_path, mappings):
     # the waits double up to the maximum: not a busy loop
     assert delays()[:4] == ['0.5', '1.0', '2.0', '2.0'], log
     assert 's3cret' not in log and 'guest:***@' in log
+    # each failure said once on its line (not again by oslo.log)
+    retries = [line for line in log.splitlines() if 'bus failure' in line]
+    assert all(line.count('Connection refused') == 1 for line in retries)
 
 
 def message_ids(messages):
@@ -322,7 +350,8 @@ def test_sighup_with_a_broken_mapping_keeps_the_old_set(vhost, mappings,
     producer.send('thing.create.end', thing('still'))
     assert len(versioned.take(1)) == 1
     log = process.log.read_text()
-    assert 'reload refused' in log and 'broken.yaml:2: YAML syntax' in log
+    [line] = [line for line in log.splitlines() if 'reload refused' in line]
+    assert line.count('broken.yaml:2: YAML syntax') == 1
 
 
 def test_sigterm_finishes_in_flight_and_exits_cleanly(vhost, mappings,
@@ -397,7 +426,7 @@ def test_target_down_nothing_acknowledged_then_all_delivered(
 
 def test_quorum_queue_option(vhost, mappings, relay):
     opts = options(vhost, mappings)
-    opts['source']['quorum_queue'] = 'true'
+    opts['source']['rabbit_quorum_queue'] = 'true'
     relay(**opts)
     listing = broker.ctl('list_queues', '-p', vhost, 'name', 'type',
                       'durable').stdout

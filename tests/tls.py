@@ -65,23 +65,33 @@ def make_certificates(directory):
     return types.SimpleNamespace(**paths)
 
 
+def listener(port, certs, certfile, keyfile):
+    """rabbitmq.conf lines of a listener that takes TLS 1.2 only, with a
+    client certificate signed by the test CA."""
+    return '\n'.join([
+        'listeners.ssl.default = %s:%d' % (broker.HOST, port),
+        'ssl_options.cacertfile = %s' % certs.ca,
+        'ssl_options.certfile = %s' % certfile,
+        'ssl_options.keyfile = %s' % keyfile,
+        'ssl_options.verify = verify_peer',
+        'ssl_options.fail_if_no_peer_cert = true',
+        'ssl_options.versions.1 = tlsv1.2', ''])
+
+
+def tls_url(node, vhost='', host=broker.HOST):
+    return 'rabbit://guest:guest@%s:%d/%s' % (host, node.tls_port, vhost)
+
+
 class TLSBroker(broker.PrivateBroker):
     """A node that takes TLS 1.2 only, with a client certificate, on
     ``tls_port``; ``port`` stays plaintext, for producers and collectors."""
 
     def __init__(self, base, certs, certfile, keyfile, plugins=()):
         self.tls_port = broker.free_port()
-        super().__init__(base, plugins=plugins, config='\n'.join([
-            'listeners.ssl.default = %s:%d' % (broker.HOST, self.tls_port),
-            'ssl_options.cacertfile = %s' % certs.ca,
-            'ssl_options.certfile = %s' % certfile,
-            'ssl_options.keyfile = %s' % keyfile,
-            'ssl_options.verify = verify_peer',
-            'ssl_options.fail_if_no_peer_cert = true',
-            'ssl_options.versions.1 = tlsv1.2', '']))
+        super().__init__(base, plugins=plugins, config=listener(
+            self.tls_port, certs, certfile, keyfile))
 
-    def tls_url(self, vhost='', host=broker.HOST):
-        return 'rabbit://guest:guest@%s:%d/%s' % (host, self.tls_port, vhost)
+    tls_url = tls_url
 
 
 class TLSNodes:

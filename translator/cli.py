@@ -113,10 +113,16 @@ def cmd_relay(conf):
     from translator.mapping import loader as mapping_loader
     from translator.relay import loop
     from translator.relay import metrics
+    from translator.transports import base
+    # Problems are said outside the except blocks: there oslo.log appends
+    # the exception to the line once more, as it is, unmasked.
+    problem = None
     try:
         relay = loop.Relay(conf, metrics.RelayMetrics())
     except mapping_loader.MappingError as exc:
-        LOG.error('relay not started: %s', exc)
+        problem = exc
+    if problem is not None:
+        LOG.error('relay not started: %s', problem)
         return 2
     server = None
     if conf.metrics.port:
@@ -125,17 +131,24 @@ def cmd_relay(conf):
                                           conf.metrics.host,
                                           conf.metrics.port).start()
         except OSError as exc:
+            problem = exc
+        if problem is not None:
             LOG.error('relay not started: metrics endpoint %s:%s: %s',
-                      conf.metrics.host, conf.metrics.port, exc)
+                      conf.metrics.host, conf.metrics.port, problem)
             return 2
         LOG.info('metrics on http://%s:%d/metrics', conf.metrics.host,
                  server.port)
     relay.install_signal_handlers()
     try:
         relay.run()
+    except base.BrokerRefused as exc:
+        problem = exc
     finally:
         if server is not None:
             server.stop()
+    if problem is not None:
+        LOG.error('relay stopped: %s', relay.settings.masked(str(problem)))
+        return 2
     return 0
 
 
@@ -157,7 +170,7 @@ def cmd_dead_letters(conf):
         print('dead-letters %s: %s' % (command.action, exc),
               file=sys.stderr)
         return 2
-    except (base.StoreMissing, ConnectionError,
+    except (base.StoreMissing, base.BrokerRefused, ConnectionError,
             *settings.target.driver.errors) as exc:
         print('dead-letters %s: %s' % (command.action, exc),
               file=sys.stderr)

@@ -61,15 +61,38 @@ source_opts = [
                      'replicas sharing the pool and services that send '
                      'both formats, set it. RabbitMQ refuses to declare an '
                      'existing queue with another setting (README).'),
-    cfg.BoolOpt('quorum_queue', default=False,
-                help='Make the pool queue a quorum queue (replicated) '
-                     'instead of a classic durable one.'),
-    cfg.BoolOpt('durable_exchanges', default=False,
-                help='Durability of exchanges the relay has to create. It '
-                     "must match the services' [oslo_messaging_rabbit] "
-                     'amqp_durable_queues, because RabbitMQ refuses to '
-                     'declare an exchange again with another durability; '
-                     'exchanges that exist are used as they are.'),
+    # The queue kinds of oslo.messaging's [oslo_messaging_rabbit], with its
+    # names and meaning, so that they are copied from nova.conf.
+    cfg.BoolOpt('rabbit_quorum_queue', default=False,
+                deprecated_name='quorum_queue',
+                help="As oslo.messaging's: quorum queues (replicated, "
+                     'durable) for the pool, the dead-letter queue and the '
+                     'default queues the relay declares; exchanges it '
+                     'creates are durable. RabbitMQ refuses to declare an '
+                     'existing queue with another type (README).'),
+    cfg.BoolOpt('amqp_durable_queues', default=False,
+                deprecated_name='durable_exchanges',
+                help="As oslo.messaging's: the exchanges and default queues "
+                     'the relay creates are durable. It must match the '
+                     "services' own, because RabbitMQ refuses to declare "
+                     'an exchange again with another durability; those '
+                     'that exist are used as they are. A broker that denies '
+                     'transient queues (RabbitMQ 4 with '
+                     'deprecated_features.permit.transient_nonexcl_queues '
+                     '= false) gets durable ones whatever it says: the '
+                     'services there must use them too. The pool and the '
+                     'dead-letter queue are always durable.'),
+    cfg.BoolOpt('rabbit_transient_quorum_queue', default=False,
+                help="As oslo.messaging's: default queues that would be "
+                     'transient (amqp_durable_queues off) are quorum '
+                     'queues.'),
+    cfg.IntOpt('rabbit_quorum_delivery_limit', default=0, min=0,
+               help="As oslo.messaging's: the x-delivery-limit of default "
+                    'queues that are quorum queues (0: none set). The '
+                    "relay's own pool and dead-letter queue never drop a "
+                    'message redelivered too often: on RabbitMQ 4, whose '
+                    'quorum queues drop one after 20, they are given no '
+                    'limit.'),
 ]
 
 target_opts = [
@@ -88,7 +111,8 @@ target_opts = [
                     'reason in their headers.'),
     cfg.StrOpt('dead_letter_queue', default='notifications_dead_letter',
                help='Durable queue (a quorum queue with [source] '
-                    'quorum_queue) that the relay declares and binds to '
+                    'rabbit_quorum_queue) that the relay declares and binds '
+                    'to '
                     '<dead_letter_topic>.* on every exchange it publishes '
                     'dead letters to, before it consumes anything: a dead '
                     'letter is always kept. `translator dead-letters` reads '
@@ -99,8 +123,24 @@ target_opts = [
                      'connection), declare a queue of that name bound to '
                      'it, so that versioned notifications and legacy '
                      'copies wait for consumers that do not exist yet. '
-                     'Such queues grow while nobody reads them; cap them '
-                     'with a policy (README).'),
+                     'Such queues grow while nobody reads them: cap them '
+                     'with default_queue_max_length, '
+                     'default_queue_message_ttl and default_queue_expires, '
+                     'or a policy (README).'),
+    cfg.IntOpt('default_queue_max_length', default=0, min=0,
+               help='x-max-length of the default queues the relay creates: '
+                    'the oldest messages beyond it are dropped (0: no '
+                    'limit). For queues nobody reads.'),
+    cfg.IntOpt('default_queue_message_ttl', default=0, min=0,
+               help='x-message-ttl of the default queues the relay creates, '
+                    'in seconds: messages older are dropped (0: kept). For '
+                    'queues nobody reads.'),
+    cfg.IntOpt('default_queue_expires', default=0, min=0,
+               help='x-expires of the default queues the relay creates, in '
+                    'seconds: one that nobody consumes or declares for so '
+                    "long is deleted (0: never). oslo.messaging's "
+                    'rabbit_transient_queues_ttl is this for its reply and '
+                    'fanout queues.'),
     cfg.StrOpt('unroutable', default='hold', choices=[
         ('hold', 'do not acknowledge the source; reconnect with backoff '
                  'and retry until a queue takes the output'),

@@ -119,14 +119,19 @@ class Settings:
     versioned_topics: tuple
     pool: str
     single_active_consumer: bool
-    quorum_queue: bool
-    durable_exchanges: bool
+    quorum: bool  # rabbit_quorum_queue
+    durable: bool  # amqp_durable_queues
+    transient_quorum: bool  # rabbit_transient_quorum_queue
+    quorum_delivery_limit: int
     notification_format: str
     versioned_topic: str
     legacy_topic: str
     dead_letter_topic: str
     dead_letter_queue: str
     declare_default_queues: bool
+    default_queue_max_length: int
+    default_queue_message_ttl: int
+    default_queue_expires: int
     unroutable: str
     mappings_dir: str
     prefetch: int
@@ -150,11 +155,16 @@ class Settings:
             source, target, same_bus, tuple(conf.source.exchanges),
             tuple(conf.source.topics), tuple(conf.source.versioned_topics),
             conf.source.pool, conf.source.single_active_consumer,
-            conf.source.quorum_queue, conf.source.durable_exchanges,
+            conf.source.rabbit_quorum_queue, conf.source.amqp_durable_queues,
+            conf.source.rabbit_transient_quorum_queue,
+            conf.source.rabbit_quorum_delivery_limit,
             conf.notifications.notification_format,
             conf.target.versioned_topic, conf.target.legacy_topic,
             conf.target.dead_letter_topic, conf.target.dead_letter_queue,
-            conf.target.declare_default_queues, conf.target.unroutable,
+            conf.target.declare_default_queues,
+            conf.target.default_queue_max_length,
+            conf.target.default_queue_message_ttl,
+            conf.target.default_queue_expires, conf.target.unroutable,
             conf.relay.mappings_dir, conf.relay.prefetch,
             conf.relay.batch_size, conf.relay.confirm_timeout,
             conf.relay.reconnect_delay_max, conf.relay.heartbeat,
@@ -207,9 +217,11 @@ class Settings:
     #: What is set up when a connection opens (queues, bindings, qos).
     CONNECTION_FIELDS = (
         'source', 'target', 'exchanges', 'topics', 'versioned_topics',
-        'pool', 'single_active_consumer', 'quorum_queue',
-        'durable_exchanges', 'dead_letter_topic', 'dead_letter_queue',
-        'declare_default_queues', 'prefetch', 'heartbeat')
+        'pool', 'single_active_consumer', 'quorum', 'durable',
+        'transient_quorum', 'quorum_delivery_limit', 'dead_letter_topic',
+        'dead_letter_queue', 'declare_default_queues',
+        'default_queue_max_length', 'default_queue_expires', 'prefetch',
+        'heartbeat')
 
     def needs_reconnect(self, other):
         return any(getattr(self, name) != getattr(other, name)

@@ -134,7 +134,7 @@ def _channel(exchange, kind, topic_option, text, messages):
         'bindings': {'amqp': {
             'is': 'routingKey',
             'exchange': {'name': exchange, 'type': 'topic',
-                         'durable': _DEFAULTS['durable_exchanges'],
+                         'durable': _DEFAULTS['amqp_durable_queues'],
                          'autoDelete': False, 'vhost': '/'},
             'bindingVersion': AMQP}},
     }

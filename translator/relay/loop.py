@@ -100,14 +100,20 @@ class Relay:
     def reload(self):
         """SIGHUP: new config and mappings, or keep the old ones."""
         self.reload_wanted = False
+        problem = None
         try:
             self.conf.reload_config_files()
             settings = self._settings_of(self.conf)
             new = self._router(settings)
         # Whatever is wrong with the new files, the relay keeps running.
         except Exception as exc:  # noqa: BLE001
+            problem = exc
+        if problem is not None:
+            # Said outside the except block, as every problem of the relay:
+            # there oslo.log appends the exception to the line once more,
+            # as it is, unmasked.
             LOG.error('reload refused, the running configuration and '
-                      'mappings stay in force: %s', exc)
+                      'mappings stay in force: %s', problem)
             self.metrics.reloads.labels('failure').inc()
             return
         # what was emitted, and what is known of the publishers, stays true
@@ -261,30 +267,40 @@ class Relay:
         delay = 0.5
         while not self.stopping:
             self._progressed = False
+            failure = None
             try:
                 self.connect()
                 self.serve()
+            except base.BrokerRefused:
+                self.disconnect()
+                raise  # no retry changes it: the command says why
             except (_Stalled, _Held, ConnectionError,
                     *self._bus_errors) as exc:
-                if self._progressed:
-                    delay = 0.5  # the connection worked for a while
-                if isinstance(exc, _Held):
-                    what = 'holding'
-                else:
-                    what = 'bus failure'
-                    cause = ('timeout' if isinstance(exc, _Stalled) else
-                             'connection')
-                    if len(self.ledger.sent):
-                        self.metrics.publish_failures.labels(cause).inc(
-                            len(self.ledger.sent))
-                LOG.warning('%s, unacknowledged messages will be delivered '
-                            'again; retrying in %.1f s: %s', what, delay,
-                            self._explained(exc))
-                self.disconnect()
-                self._sleep(delay)
-                delay = min(delay * 2, self.settings.reconnect_delay_max)
+                failure = exc
+            if failure is not None:
+                delay = self._retry(failure, delay)
         self.disconnect()
         LOG.info('stopped')
+
+    def _retry(self, failure, delay):
+        """Say the failure, wait ``delay``; the next delay."""
+        if self._progressed:
+            delay = 0.5  # the connection worked for a while
+        if isinstance(failure, _Held):
+            what = 'holding'
+        else:
+            what = 'bus failure'
+            cause = ('timeout' if isinstance(failure, _Stalled) else
+                     'connection')
+            if len(self.ledger.sent):
+                self.metrics.publish_failures.labels(cause).inc(
+                    len(self.ledger.sent))
+        LOG.warning('%s, unacknowledged messages will be delivered again; '
+                    'retrying in %.1f s: %s', what, delay,
+                    self._explained(failure))
+        self.disconnect()
+        self._sleep(delay)
+        return min(delay * 2, self.settings.reconnect_delay_max)
 
     def _explained(self, exc):
         if isinstance(exc, TimeoutError) and not str(exc):

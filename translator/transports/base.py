@@ -112,6 +112,12 @@ class Target(Side):
         """Send what is held."""
 
 
+class BrokerRefused(Exception):
+    """The bus refuses what the relay sets up, for good (an entity that
+    exists with other arguments, a feature the broker denies): retrying
+    would not change it. Says what was refused and the option to set."""
+
+
 class StoreMissing(Exception):
     """The dead-letter store is not there: nothing was dead-lettered, or
     the configuration names another; says which."""

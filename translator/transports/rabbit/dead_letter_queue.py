@@ -1,6 +1,6 @@
 """The dead-letter store on RabbitMQ: a durable queue of the target bus.
 
-It is declared (a quorum queue with ``quorum_queue``) and bound to
+It is declared (a quorum queue with ``rabbit_quorum_queue``) and bound to
 ``<dead_letter_topic>.*`` on every exchange the relay publishes to before
 anything is consumed, so a dead letter always finds it. Reading it
 without taking (``browse``) leaves every message unacknowledged: they go
@@ -27,9 +27,11 @@ class DeadLetterQueue(base.DeadLetterStore):
         self.name = '%s on %s' % (self.queue,
                                   secrets.mask_url(settings.target.url))
 
-    def declare(self, channel):
-        declare.ensure_queue(channel, self.queue, True,
-                             self.settings.quorum_queue)
+    def declare(self, channel, kinds):
+        """Make it ready, as ``kinds`` (declare.Kinds) says."""
+        with declare.saying('[target] dead_letter_queue %r' % self.queue,
+                            '[source] rabbit_quorum_queue'):
+            declare.ensure_queue(channel, self.queue, *kinds.own_queue())
 
     def bind(self, channel, exchange):
         channel.queue_bind(self.queue, exchange,

@@ -66,17 +66,21 @@ def pool(settings, on_delivery):
     conn = connection.connect(settings.source, settings.heartbeat, 'source',
                               timeout=settings.confirm_timeout)
     try:
+        kinds = declare.Kinds.of(settings, settings.source, conn)
         channel = conn.channel()
-        for exchange in settings.exchanges:
-            declare.ensure_exchange(conn, exchange,
-                                    settings.durable_exchanges)
-        arguments = {}
-        if settings.quorum_queue:
-            arguments['x-queue-type'] = 'quorum'
+        with declare.saying('the exchanges %s' % ', '.join(
+                settings.exchanges), '[source] amqp_durable_queues'):
+            for exchange in settings.exchanges:
+                declare.ensure_exchange(conn, exchange, kinds.durable)
+        durable, arguments = kinds.own_queue()
         if settings.single_active_consumer:
             arguments['x-single-active-consumer'] = True
-        channel.queue_declare(settings.pool, durable=True, auto_delete=False,
-                              arguments=arguments or None)
+        with declare.saying(
+                '[source] pool %r' % settings.pool, '[source] '
+                'rabbit_quorum_queue and single_active_consumer'):
+            channel.queue_declare(settings.pool, durable=durable,
+                                  auto_delete=False,
+                                  arguments=arguments or None)
         for exchange in settings.exchanges:
             for topic in settings.topics + settings.versioned_topics:
                 # '<topic>.*' is every priority oslo.messaging sends.

@@ -42,7 +42,9 @@ class Target(connection.Side, base.Target):
             self.seq = 0
             self._exchanges = set()
             self._places = set()  # (exchange, routing key) made routable
-            dead_letters.declare(self.channel)
+            self._kinds = declare.Kinds.of(settings, settings.target,
+                                           self.conn)
+            dead_letters.declare(self.channel, self._kinds)
             for exchange in settings.exchanges:
                 self._use_exchange(exchange)
         except BaseException:
@@ -50,8 +52,9 @@ class Target(connection.Side, base.Target):
             raise
 
     def _use_exchange(self, exchange):
-        declare.ensure_exchange(self.conn, exchange,
-                                self.settings.durable_exchanges)
+        with declare.saying('exchange %r' % exchange,
+                            '[source] amqp_durable_queues'):
+            declare.ensure_exchange(self.conn, exchange, self._kinds.durable)
         self._dead_letters.bind(self.channel, exchange)
         self._exchanges.add(exchange)
 
@@ -61,9 +64,12 @@ class Target(connection.Side, base.Target):
                 self._use_exchange(output.exchange)
             if (output.kind != base.DEAD_LETTER
                     and self.settings.declare_default_queues):
-                declare.ensure_queue(self.channel, output.routing_key,
-                                     self.settings.durable_exchanges,
-                                     self.settings.quorum_queue)
+                with declare.saying(
+                        'default queue %r' % output.routing_key,
+                        '[source] rabbit_quorum_queue, amqp_durable_queues '
+                        'or [target] declare_default_queues'):
+                    declare.ensure_queue(self.channel, output.routing_key,
+                                         *self._kinds.default_queue())
                 self.channel.queue_bind(output.routing_key, output.exchange,
                                         output.routing_key)
         self._places.add((output.exchange, output.routing_key))
