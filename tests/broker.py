@@ -434,7 +434,11 @@ def publish_raw(vhost_name, exchange, routing_key, *bodies, port=MAIN_PORT):
 class RelayProcess:
     """``translator relay`` in a subprocess, with its own config file."""
 
-    def __init__(self, tmp_path, **options):
+    def __init__(self, tmp_path, command=(sys.executable, '-m',
+                                          'translator.cli'), **options):
+        """``command``: the translator command to run, by default the
+        checkout's."""
+        self.command = list(command)
         self.tmp = pathlib.Path(tmp_path)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -455,8 +459,8 @@ class RelayProcess:
         self._log = open(self.log, 'ab')
         self.proc = subprocess.Popen(
             # the order the README documents: options after the command
-            [sys.executable, '-m', 'translator.cli', 'relay',
-             '--config-file', str(self.config)], stdout=self._log,
+            self.command + ['relay', '--config-file', str(self.config)],
+            stdout=self._log,
             stderr=subprocess.STDOUT)
         if ready:
             self.wait_ready()

@@ -287,7 +287,9 @@ def _add_commands(subparsers):
         'on the [source] bus, end-to-end delay, RSS.')
     parser.add_argument('what', choices=['translate', 'relay'])
     parser.add_argument('--corpus', metavar='DIR',
-                        help='Golden samples to use (default tests/golden).')
+                        help='Golden samples to use (default: those '
+                        'shipped with the translator, tests/golden of a '
+                        'checkout).')
     parser.add_argument('--rounds', type=int, default=5,
                         help='translate: rounds per sample.')
     parser.add_argument('--lines', type=int, default=96000,

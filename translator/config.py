@@ -10,16 +10,23 @@ import sys
 
 from oslo_config import cfg
 
+import translator
+
 FORMATS = ('unversioned', 'versioned', 'both')
 LOCAL_BROKER = 'rabbit://guest:guest@127.0.0.1:5672/'
 
 
-def default_mappings_dir():
-    """The shipped mapping set: the checkout's, else the installed copy."""
-    checkout = pathlib.Path(__file__).resolve().parent.parent / 'mappings'
+def shipped_dir(in_checkout, installed):
+    """A directory the translator ships: the checkout's, else the copy a
+    wheel installs as data under <prefix>/share/translator."""
+    checkout = pathlib.Path(__file__).resolve().parent.parent / in_checkout
     if checkout.is_dir():
         return str(checkout)
-    return str(pathlib.Path(sys.prefix) / 'share' / 'translator' / 'mappings')
+    return str(pathlib.Path(sys.prefix) / 'share' / 'translator' / installed)
+
+
+def default_mappings_dir():
+    return shipped_dir('mappings', 'mappings')
 
 
 notifications_opts = [
@@ -292,7 +299,8 @@ def load(conf, argv, project='translator'):
     is read at once.
     """
     try:
-        conf(argv, project=project)
+        conf(argv, project=project, version='%s %s' % (
+            translator.DISTRIBUTION, translator.__version__))
     except cfg.ConfigFilesNotFoundError as exc:
         raise Invalid('--config-file %s: not found'
                       % ', '.join(exc.config_files)) from None

@@ -5,10 +5,12 @@ import uuid
 
 import orjson
 
+from translator import config
 from translator import envelope
 
-DEFAULT_CORPUS = pathlib.Path(__file__).resolve().parents[2] / 'tests' / \
-    'golden'
+#: The golden samples: the checkout's tests/golden, which a wheel installs
+#: as share/translator/golden.
+DEFAULT_CORPUS = config.shipped_dir('tests/golden', 'golden')
 
 
 def load_corpus(directory):
