@@ -220,8 +220,8 @@ class Settings:
         'pool', 'single_active_consumer', 'quorum', 'durable',
         'transient_quorum', 'quorum_delivery_limit', 'dead_letter_topic',
         'dead_letter_queue', 'declare_default_queues',
-        'default_queue_max_length', 'default_queue_expires', 'prefetch',
-        'heartbeat')
+        'default_queue_max_length', 'default_queue_message_ttl',
+        'default_queue_expires', 'prefetch', 'heartbeat')
 
     def needs_reconnect(self, other):
         return any(getattr(self, name) != getattr(other, name)
